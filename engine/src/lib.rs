@@ -1,0 +1,22 @@
+//! acd engine: everything that decides and carries contact-centre interactions.
+//!
+//! Module map (see `docs/architecture.md`):
+//! - [`model`]: the agent profile and the admin configuration (teams, queues, numbers,
+//!   organisation settings), with their validation rules. Pure data, no I/O.
+//! - [`store`]: the `Store` trait with its sled and in-memory implementations. The only module
+//!   that touches the disk.
+//! - [`router`]: the sans-IO routing core. Inputs with `now` in, outputs polled out; no clocks,
+//!   sockets, locks or OS randomness inside.
+//! - [`sip`]: the sans-IO SIP codec, transactions, dialogs and registrar.
+//! - [`runtime`]: the thin tokio io layer that owns sockets, clocks, RNG seeds and the store, and
+//!   drives the sans-IO state machines.
+//! - [`config`]: runtime settings (`acd.toml`, flags, `ACD_*` environment variables).
+//!
+//! This crate never depends on the admin sidecar; the sidecar depends on it.
+
+pub mod config;
+pub mod model;
+pub mod router;
+pub mod runtime;
+pub mod sip;
+pub mod store;

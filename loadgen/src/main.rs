@@ -1,0 +1,2 @@
+//! acd-loadgen: load generator for acd.
+fn main() {}

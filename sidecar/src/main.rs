@@ -1,0 +1,4 @@
+//! The `acd` binary.
+fn main() {
+    println!("acd {}", env!("CARGO_PKG_VERSION"));
+}
