@@ -10,10 +10,12 @@
 //! - [`sip`]: the sans-IO SIP codec, transactions, dialogs and registrar.
 //! - [`runtime`]: the thin tokio io layer that owns sockets, clocks, RNG seeds and the store, and
 //!   drives the sans-IO state machines.
+//! - [`common`]: ids, channels, strategies and capacities shared by every module.
 //! - [`config`]: runtime settings (`acd.toml`, flags, `ACD_*` environment variables).
 //!
 //! This crate never depends on the admin sidecar; the sidecar depends on it.
 
+pub mod common;
 pub mod config;
 pub mod model;
 pub mod router;
