@@ -3,6 +3,8 @@
 //! Module map (see `docs/architecture.md`):
 //! - [`model`]: the agent profile and the admin configuration (teams, queues, numbers,
 //!   organisation settings), with their validation rules. Pure data, no I/O.
+//! - [`admin`]: the admin service over the store: CRUD, search, passwords, avatars and the
+//!   `ConfigEvent` change feed the router and SIP follow. No HTTP (the sidecar maps it).
 //! - [`store`]: the `Store` trait with its sled and in-memory implementations. The only module
 //!   that touches the disk.
 //! - [`router`]: the sans-IO routing core. Inputs with `now` in, outputs polled out; no clocks,
@@ -15,6 +17,7 @@
 //!
 //! This crate never depends on the admin sidecar; the sidecar depends on it.
 
+pub mod admin;
 pub mod common;
 pub mod config;
 pub mod model;
