@@ -1,1 +1,449 @@
-//! Runtime settings.
+//! Runtime settings of `acd serve`: the embedded defaults, the `acd.toml` file format, and the
+//! layering of file, environment and command-line values into one validated [`Config`].
+//!
+//! Owns: the settings table ([`SETTINGS`]: key, flag, environment variable, help), the default
+//! TOML, merging and type-checking of overrides. Does not own: command-line parsing (the `acd`
+//! binary builds its flags from [`SETTINGS`]) nor reading the environment (the binary's argument
+//! parser resolves `--flag` over `ACD_*`, then hands both here as overrides).
+//!
+//! Precedence, highest first: flag, environment variable, `--config` file, embedded default.
+//!
+//! Adding a section (e.g. `[sip]`): add a struct with `#[serde(deny_unknown_fields)]`, a field on
+//! [`Config`], its defaults in [`DEFAULT_TOML`] and one [`Setting`] row per key. The flag, the
+//! `ACD_*` variable and the `--help` text then follow from the row.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// The embedded default configuration; also the reference for the type of every key.
+pub const DEFAULT_TOML: &str = r#"# acd configuration (embedded defaults)
+# Directory holding the store, the admin token and the instance lock.
+data_dir = "./acd-data"
+# Log filter in tracing-subscriber EnvFilter syntax (RUST_LOG overrides it when set).
+log = "info"
+
+[admin]
+# Address of the admin HTTP API (port 0 picks a free port; the bound address is logged).
+listen = "127.0.0.1:8080"
+# Seconds in-flight admin requests get to finish at shutdown before connections are dropped.
+shutdown_grace_secs = 10
+# token: the bearer token; when unset, one is generated at first start and kept in the data dir.
+"#;
+
+/// One setting: its dotted key in `acd.toml`, its flag, its environment variable and its help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    /// Dotted key in `acd.toml`, e.g. `admin.listen`.
+    pub key: &'static str,
+    /// Long flag without dashes, e.g. `admin-listen`.
+    pub flag: &'static str,
+    /// Environment variable, e.g. `ACD_ADMIN_LISTEN`.
+    pub env: &'static str,
+    /// One line for `acd serve --help`.
+    pub help: &'static str,
+}
+
+/// Every setting `acd serve` understands; flags and env vars are derived from the key
+/// (`admin.listen` → `--admin-listen`, `ACD_ADMIN_LISTEN`), checked by a unit test.
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        key: "data_dir",
+        flag: "data-dir",
+        env: "ACD_DATA_DIR",
+        help: "Directory for the store, admin token and instance lock [default: ./acd-data]",
+    },
+    Setting {
+        key: "log",
+        flag: "log",
+        env: "ACD_LOG",
+        help: "Log filter, e.g. info or acd_sidecar=debug [default: info]",
+    },
+    Setting {
+        key: "admin.listen",
+        flag: "admin-listen",
+        env: "ACD_ADMIN_LISTEN",
+        help: "Admin HTTP API address; port 0 picks a free port [default: 127.0.0.1:8080]",
+    },
+    Setting {
+        key: "admin.token",
+        flag: "admin-token",
+        env: "ACD_ADMIN_TOKEN",
+        help: "Admin bearer token; generated and stored in the data dir when unset",
+    },
+    Setting {
+        key: "admin.shutdown_grace_secs",
+        flag: "admin-shutdown-grace-secs",
+        env: "ACD_ADMIN_SHUTDOWN_GRACE_SECS",
+        help: "Seconds in-flight admin requests get to finish at shutdown [default: 10]",
+    },
+];
+
+/// Where an override came from, so an error can name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A command-line flag (without dashes).
+    Flag(String),
+    /// An environment variable.
+    Env(String),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Flag(flag) => write!(f, "flag --{flag}"),
+            Origin::Env(var) => write!(f, "environment variable {var}"),
+        }
+    }
+}
+
+/// Why a configuration could not be built.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The `--config` file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The `--config` file is not valid TOML.
+    #[error("config file {path} is not valid TOML: {source}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        source: toml::de::Error,
+    },
+    /// An override names a key that is not in [`SETTINGS`].
+    #[error("{origin}: unknown setting `{key}`")]
+    UnknownKey {
+        /// Where the override came from.
+        origin: Origin,
+        /// The key.
+        key: String,
+    },
+    /// An override's value does not have the key's type.
+    #[error("{origin}: `{value}` is not a valid {expected} for `{key}`")]
+    BadValue {
+        /// Where the override came from.
+        origin: Origin,
+        /// The key.
+        key: String,
+        /// The value given.
+        value: String,
+        /// What the key takes, e.g. "integer".
+        expected: &'static str,
+    },
+    /// The merged settings do not form a valid configuration (unknown key, wrong type, bad
+    /// address); the message names the key.
+    #[error("invalid configuration: {0}")]
+    Invalid(toml::de::Error),
+}
+
+/// The admin HTTP sidecar's settings (`[admin]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Address the admin API binds; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// Bearer token; `None` means "generate at first start and keep it in the data dir".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Seconds in-flight requests get to finish at shutdown.
+    pub shutdown_grace_secs: u64,
+}
+
+/// The whole runtime configuration of `acd serve`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Directory for the store, the admin token file and the instance lock.
+    pub data_dir: PathBuf,
+    /// Log filter (tracing-subscriber `EnvFilter` syntax).
+    pub log: String,
+    /// The admin HTTP sidecar.
+    pub admin: AdminConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        ConfigBuilder::new()
+            .build()
+            .expect("the embedded default configuration is valid")
+    }
+}
+
+impl Config {
+    /// Starts from the embedded defaults.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder::new()
+    }
+
+    /// The effective configuration as TOML, with secrets replaced by `"<redacted>"`.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        if shown.admin.token.is_some() {
+            shown.admin.token = Some("<redacted>".to_owned());
+        }
+        toml::to_string(&shown).unwrap_or_default()
+    }
+}
+
+/// Layers a file and overrides over the embedded defaults, then validates once.
+#[derive(Debug, Clone)]
+pub struct ConfigBuilder {
+    defaults: toml::Table,
+    merged: toml::Table,
+}
+
+impl Default for ConfigBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ConfigBuilder {
+    /// A builder holding only the embedded defaults.
+    pub fn new() -> Self {
+        let defaults: toml::Table = DEFAULT_TOML
+            .parse()
+            .expect("the embedded default configuration is valid TOML");
+        ConfigBuilder {
+            merged: defaults.clone(),
+            defaults,
+        }
+    }
+
+    /// Merges an `acd.toml` file over what is there (tables merge key by key).
+    pub fn file(self, path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.toml_str(path, &text)
+    }
+
+    /// Merges TOML text (named `path` in errors) over what is there.
+    pub fn toml_str(mut self, path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let table: toml::Table = text.parse().map_err(|source| ConfigError::Syntax {
+            path: path.to_owned(),
+            source,
+        })?;
+        merge(&mut self.merged, table);
+        Ok(self)
+    }
+
+    /// Sets one key from a flag or environment variable. The value is read as the type of the
+    /// key's default (integer, boolean, otherwise string).
+    pub fn set(mut self, origin: Origin, key: &str, value: &str) -> Result<Self, ConfigError> {
+        if !SETTINGS.iter().any(|s| s.key == key) {
+            return Err(ConfigError::UnknownKey {
+                origin,
+                key: key.to_owned(),
+            });
+        }
+        let bad = |expected| ConfigError::BadValue {
+            origin: origin.clone(),
+            key: key.to_owned(),
+            value: value.to_owned(),
+            expected,
+        };
+        let typed = match lookup(&self.defaults, key) {
+            Some(toml::Value::Integer(_)) => {
+                toml::Value::Integer(value.trim().parse().map_err(|_| bad("integer"))?)
+            }
+            Some(toml::Value::Boolean(_)) => {
+                toml::Value::Boolean(value.trim().parse().map_err(|_| bad("boolean"))?)
+            }
+            _ => toml::Value::String(value.to_owned()),
+        };
+        insert(&mut self.merged, key, typed);
+        Ok(self)
+    }
+
+    /// Validates the merged settings.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        toml::Value::Table(self.merged)
+            .try_into()
+            .map_err(ConfigError::Invalid)
+    }
+}
+
+fn merge(into: &mut toml::Table, from: toml::Table) {
+    for (key, value) in from {
+        match (into.get_mut(&key), value) {
+            (Some(toml::Value::Table(dst)), toml::Value::Table(src)) => merge(dst, src),
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
+    }
+}
+
+fn lookup<'a>(table: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
+    let mut parts = key.split('.');
+    let mut value = table.get(parts.next()?)?;
+    for part in parts {
+        value = value.as_table()?.get(part)?;
+    }
+    Some(value)
+}
+
+fn insert(table: &mut toml::Table, key: &str, value: toml::Value) {
+    match key.split_once('.') {
+        None => {
+            table.insert(key.to_owned(), value);
+        }
+        Some((head, rest)) => {
+            let entry = table
+                .entry(head.to_owned())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if !entry.is_table() {
+                *entry = toml::Value::Table(toml::Table::new());
+            }
+            if let toml::Value::Table(sub) = entry {
+                insert(sub, rest, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flag(f: &str) -> Origin {
+        Origin::Flag(f.to_owned())
+    }
+
+    #[test]
+    fn embedded_defaults_match_the_documented_values() {
+        let config = Config::default();
+        assert_eq!(config.data_dir, PathBuf::from("./acd-data"));
+        assert_eq!(config.admin.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(config.admin.token, None);
+        assert_eq!(config.admin.shutdown_grace_secs, 10);
+    }
+
+    #[test]
+    fn flags_and_env_vars_are_derived_from_the_key() {
+        for s in SETTINGS {
+            assert_eq!(s.flag, s.key.replace(['.', '_'], "-"), "{s:?}");
+            assert_eq!(
+                s.env,
+                format!("ACD_{}", s.key.replace('.', "_").to_uppercase()),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_setting_key_is_a_valid_override() {
+        for s in SETTINGS {
+            let value = match lookup(&ConfigBuilder::new().defaults, s.key) {
+                Some(toml::Value::Integer(_)) => "7".to_owned(),
+                _ if s.key.ends_with("listen") => "127.0.0.1:0".to_owned(),
+                _ => "x".to_owned(),
+            };
+            Config::builder()
+                .set(flag(s.flag), s.key, &value)
+                .unwrap()
+                .build()
+                .unwrap_or_else(|e| panic!("{}: {e}", s.key));
+        }
+    }
+
+    #[test]
+    fn file_values_override_defaults_and_keep_the_rest() {
+        let config = Config::builder()
+            .toml_str(Path::new("acd.toml"), "[admin]\nlisten = \"0.0.0.0:9000\"\n")
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(config.admin.listen, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(config.admin.shutdown_grace_secs, 10);
+        assert_eq!(config.data_dir, PathBuf::from("./acd-data"));
+    }
+
+    #[test]
+    fn later_overrides_win_over_the_file() {
+        let config = Config::builder()
+            .toml_str(Path::new("acd.toml"), "data_dir = \"/from/file\"\n")
+            .unwrap()
+            .set(Origin::Env("ACD_DATA_DIR".into()), "data_dir", "/from/env")
+            .unwrap()
+            .set(flag("data-dir"), "data_dir", "/from/flag")
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/from/flag"));
+    }
+
+    #[test]
+    fn token_that_looks_like_a_number_stays_a_string() {
+        let config = Config::builder()
+            .set(flag("admin-token"), "admin.token", "12345")
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(config.admin.token.as_deref(), Some("12345"));
+    }
+
+    #[test]
+    fn non_integer_override_for_an_integer_key_is_rejected() {
+        let err = Config::builder()
+            .set(
+                Origin::Env("ACD_ADMIN_SHUTDOWN_GRACE_SECS".into()),
+                "admin.shutdown_grace_secs",
+                "soon",
+            )
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("ACD_ADMIN_SHUTDOWN_GRACE_SECS"), "{msg}");
+        assert!(msg.contains("integer"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_key_in_file_is_rejected_by_name() {
+        let err = Config::builder()
+            .toml_str(Path::new("acd.toml"), "[admin]\nlisen = \"x\"\n")
+            .unwrap()
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn bad_listen_address_is_rejected() {
+        let err = Config::builder()
+            .set(flag("admin-listen"), "admin.listen", "localhost")
+            .unwrap()
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid(_)), "{err}");
+    }
+
+    #[test]
+    fn invalid_toml_file_names_the_file() {
+        let err = Config::builder()
+            .toml_str(Path::new("broken.toml"), "data_dir = \n")
+            .unwrap_err();
+        assert!(err.to_string().contains("broken.toml"), "{err}");
+    }
+
+    #[test]
+    fn redacted_toml_hides_the_token_and_round_trips() {
+        let config = Config::builder()
+            .set(flag("admin-token"), "admin.token", "s3cret")
+            .unwrap()
+            .build()
+            .unwrap();
+        let shown = config.to_redacted_toml();
+        assert!(!shown.contains("s3cret"), "{shown}");
+        let back: Config = toml::from_str(&shown).unwrap();
+        assert_eq!(back.admin.listen, config.admin.listen);
+    }
+}
