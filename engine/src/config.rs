@@ -359,7 +359,10 @@ mod tests {
     #[test]
     fn file_values_override_defaults_and_keep_the_rest() {
         let config = Config::builder()
-            .toml_str(Path::new("acd.toml"), "[admin]\nlisten = \"0.0.0.0:9000\"\n")
+            .toml_str(
+                Path::new("acd.toml"),
+                "[admin]\nlisten = \"0.0.0.0:9000\"\n",
+            )
             .unwrap()
             .build()
             .unwrap();

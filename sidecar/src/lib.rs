@@ -1,1 +1,27 @@
-//! acd admin sidecar: the warp HTTP API for agent CRUD, search and permissions.
+//! acd admin sidecar: the warp HTTP API for agents, teams, queues, campaigns, skills, pause
+//! reasons, numbers, organisation settings, passwords, permissions and avatars.
+//!
+//! Module map:
+//! - [`server`]: binds the admin listener and serves until shutdown.
+//! - `http`: the warp filter, authentication, route matching, body and query decoding.
+//! - [`routes`]: the route table (served routes and the OpenAPI document both come from it).
+//! - `api`: one handler per operation, calling the blocking admin service off the reactor.
+//! - [`problem`]: `application/problem+json` errors.
+//! - [`auth`], [`datadir`], [`shutdown`]: the token, the instance lock, graceful shutdown.
+//! - `openapi`, `schemas`: the OpenAPI document.
+//!
+//! Owns nothing of the engine: validation, storage and search live in `acd_engine::admin`.
+
+pub mod api;
+pub mod auth;
+pub mod datadir;
+mod http;
+mod openapi;
+pub mod problem;
+pub mod routes;
+mod schemas;
+pub mod server;
+pub mod shutdown;
+
+pub use http::filter;
+pub use openapi::document as openapi_document;

@@ -1,0 +1,470 @@
+//! The HTTP edge of the admin API: the warp filter, authentication, route matching against the
+//! route table, bounded body reading, and the query/JSON decoding helpers handlers use.
+//!
+//! Owns: turning a raw request into `(Route, params, query, body)` or a problem. Every request
+//! under `/api/v1` goes through one warp filter and is matched against [`crate::routes::ROUTES`],
+//! the same table the OpenAPI document is built from, so the document cannot drift from what is
+//! served. Does not own: what each route does (see `api`).
+
+// The decoding helpers are used once the handlers are wired to the admin service.
+#![allow(dead_code)]
+
+use crate::api::{self, AppState};
+use crate::problem::{Problem, ProblemField};
+use crate::routes::{Match, Route};
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::convert::Infallible;
+use std::sync::Arc;
+use warp::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+/// Bodies past a route's limit are still read (and dropped) up to this many bytes, so the client
+/// sees the 413 instead of a reset connection; past it the connection is closed.
+const DRAIN_CAP: usize = 64 * 1024 * 1024;
+
+/// The complete warp filter: `GET /healthz` (open) and everything under `/api/v1` (bearer auth),
+/// with every rejection turned into problem+json.
+pub fn filter(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+    let healthz = warp::path!("healthz")
+        .and(warp::get())
+        .map(|| warp::reply::json(&serde_json::json!({"status": "ok"})).into_response());
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
+    let api = warp::path("api")
+        .and(warp::path("v1"))
+        .and(warp::any().map(move || state.clone()))
+        .and(warp::method())
+        .and(warp::path::full())
+        .and(query)
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
+        .then(
+            |state: Arc<AppState>, method, path: warp::path::FullPath, query, headers, body| {
+                handle_api(state, method, path, query, headers, body)
+            },
+        );
+    healthz
+        .or(api)
+        .unify()
+        .recover(crate::problem::recover)
+        .unify()
+}
+
+/// A matched request, ready for its handler.
+#[derive(Debug)]
+pub(crate) struct ApiRequest {
+    pub(crate) route: &'static Route,
+    pub(crate) params: Vec<String>,
+    pub(crate) query: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+}
+
+async fn handle_api<S, B>(
+    state: Arc<AppState>,
+    method: Method,
+    path: warp::path::FullPath,
+    query: String,
+    headers: HeaderMap,
+    body: S,
+) -> Response
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send,
+    B: Buf,
+{
+    let authorized = state
+        .token()
+        .accepts_header(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()));
+    if !authorized {
+        let detail = if headers.contains_key(header::AUTHORIZATION) {
+            "the bearer token is not valid"
+        } else {
+            "missing `Authorization: Bearer <token>` header"
+        };
+        return Problem::unauthorized(detail).into_response();
+    }
+    let (route, params) = match crate::routes::find(&method, path.as_str()) {
+        Match::Found(route, params) => (route, params),
+        Match::MethodNotAllowed(allowed) => {
+            let mut response = Problem::method_not_allowed(format!(
+                "{method} is not allowed on {}; allowed: {}",
+                path.as_str(),
+                allowed.join(", ")
+            ))
+            .into_response();
+            if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+            return response;
+        }
+        Match::NotFound => {
+            return Problem::not_found(format!(
+                "no route {}; see GET /api/v1/openapi.json",
+                path.as_str()
+            ))
+            .into_response()
+        }
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let body = match read_body(body, declared, route.body_limit()).await {
+        Ok(body) => body,
+        Err(problem) => return problem.into_response(),
+    };
+    let request = ApiRequest {
+        route,
+        params,
+        query,
+        headers,
+        body,
+    };
+    match api::dispatch(&state, request).await {
+        Ok(response) => response,
+        Err(problem) => problem.into_response(),
+    }
+}
+
+async fn read_body<S, B>(body: S, declared: Option<u64>, limit: usize) -> Result<Bytes, Problem>
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send,
+    B: Buf,
+{
+    if declared.is_some_and(|len| len > DRAIN_CAP as u64) {
+        return Err(Problem::too_large(limit));
+    }
+    let mut body = std::pin::pin!(body);
+    let mut buf = BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = body.next().await {
+        let mut chunk =
+            chunk.map_err(|e| Problem::bad_request(format!("could not read the body: {e}")))?;
+        seen += chunk.remaining();
+        if seen > limit {
+            if seen > DRAIN_CAP {
+                break;
+            }
+            chunk.advance(chunk.remaining());
+            continue;
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            buf.extend_from_slice(part);
+            let n = part.len();
+            chunk.advance(n);
+        }
+    }
+    if seen > limit {
+        return Err(Problem::too_large(limit));
+    }
+    Ok(buf.freeze())
+}
+
+impl ApiRequest {
+    /// Path parameter `i` (in the order of the route's `{..}` segments) as a positive id.
+    pub(crate) fn id(&self, i: usize) -> Result<u64, Problem> {
+        let name = self.route.param_names().nth(i).unwrap_or("id");
+        let raw = self.params.get(i).map(String::as_str).unwrap_or("");
+        raw.parse::<u64>().map_err(|_| {
+            Problem::bad_param(
+                name,
+                "integer",
+                format!("path parameter `{name}` must be a non-negative integer, got `{raw}`"),
+            )
+        })
+    }
+
+    /// The query string's pairs, for [`Query`].
+    pub(crate) fn query(&self) -> Result<Query, Problem> {
+        Query::parse(&self.query, self.route)
+    }
+
+    /// Decodes the JSON body into `T`: 415 for a non-JSON content type, 400 for malformed JSON
+    /// (naming line and column), 422 for a well-formed body of the wrong shape (naming the field).
+    pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, Problem> {
+        let content_type = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !is_json(content_type) {
+            return Err(Problem::unsupported_media(format!(
+                "expected `Content-Type: application/json`, got `{}`",
+                if content_type.is_empty() {
+                    "(none)"
+                } else {
+                    content_type
+                }
+            )));
+        }
+        decode_json(&self.body)
+    }
+}
+
+/// 400 for malformed JSON, 422 for a JSON value of the wrong shape.
+pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Problem::bad_request(
+            "the request body is empty; expected a JSON object",
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        Problem::bad_request(format!(
+            "malformed JSON at line {} column {}: {e}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { String::new() } else { path };
+        let inner = e.into_inner().to_string();
+        let rule = if inner.starts_with("missing field") {
+            "required"
+        } else if inner.starts_with("unknown field") {
+            "unknown_field"
+        } else if inner.starts_with("unknown variant") {
+            "enum"
+        } else {
+            "type"
+        };
+        let field = match (field.is_empty(), rule) {
+            // serde reports a missing field on its parent; name the field itself.
+            (_, "required") => {
+                let name = inner.split('`').nth(1).unwrap_or_default();
+                if field.is_empty() {
+                    name.to_owned()
+                } else {
+                    format!("{field}.{name}")
+                }
+            }
+            (true, "unknown_field") => inner.split('`').nth(1).unwrap_or_default().to_owned(),
+            _ => field,
+        };
+        Problem::unprocessable(
+            format!("field `{field}`: {inner}"),
+            vec![ProblemField {
+                field,
+                rule: rule.to_owned(),
+                message: inner,
+            }],
+        )
+    })
+}
+
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Decoded query parameters, checked against the route's declared parameters.
+#[derive(Debug)]
+pub(crate) struct Query {
+    pairs: Vec<(String, String)>,
+}
+
+impl Query {
+    fn parse(raw: &str, route: &Route) -> Result<Query, Problem> {
+        let pairs: Vec<(String, String)> = form_urlencoded(raw);
+        for (name, _) in &pairs {
+            if !route.query.iter().any(|p| p.name == name) {
+                let known: Vec<&str> = route.query.iter().map(|p| p.name).collect();
+                return Err(Problem::bad_param(
+                    name,
+                    "unknown_parameter",
+                    format!(
+                        "unknown query parameter `{name}`; this route takes: {}",
+                        if known.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                ));
+            }
+        }
+        Ok(Query { pairs })
+    }
+
+    /// The last value given for `name`.
+    pub(crate) fn str(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `name` as an unsigned integer within `max`.
+    pub(crate) fn u64(&self, name: &str, max: u64) -> Result<Option<u64>, Problem> {
+        let Some(raw) = self.str(name) else {
+            return Ok(None);
+        };
+        match raw.parse::<u64>() {
+            Ok(v) if v <= max => Ok(Some(v)),
+            _ => Err(Problem::bad_param(
+                name,
+                "range",
+                format!("`{name}` must be an integer from 0 to {max}, got `{raw}`"),
+            )),
+        }
+    }
+
+    /// `name` as one of `allowed`.
+    pub(crate) fn one_of(
+        &self,
+        name: &str,
+        allowed: &[&'static str],
+    ) -> Result<Option<&'static str>, Problem> {
+        let Some(raw) = self.str(name) else {
+            return Ok(None);
+        };
+        allowed
+            .iter()
+            .copied()
+            .find(|a| *a == raw)
+            .map(Some)
+            .ok_or_else(|| {
+                Problem::bad_param(
+                    name,
+                    "enum",
+                    format!(
+                        "`{name}` must be one of {}, got `{raw}`",
+                        allowed.join(", ")
+                    ),
+                )
+            })
+    }
+}
+
+fn form_urlencoded(raw: &str) -> Vec<(String, String)> {
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// A JSON response with a status.
+pub(crate) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    let mut response = warp::reply::json(value).into_response();
+    *response.status_mut() = status;
+    response
+}
+
+/// 204 No Content.
+pub(crate) fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_handles_plus_escapes_and_stray_percent() {
+        assert_eq!(percent_decode("a+b%20c%2Bd"), "a b c+d");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("%C3%A9"), "é");
+    }
+
+    #[test]
+    fn json_content_types_are_recognised() {
+        assert!(is_json("application/json"));
+        assert!(is_json("application/json; charset=utf-8"));
+        assert!(is_json("application/merge-patch+json"));
+        assert!(!is_json("text/plain"));
+        assert!(!is_json("application/x-www-form-urlencoded"));
+        assert!(!is_json(""));
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Sample {
+        name: String,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        level: u8,
+    }
+
+    #[test]
+    fn malformed_json_is_a_400_naming_the_position() {
+        let p = decode_json::<Sample>(b"{\"name\": }").unwrap_err();
+        assert_eq!(p.status, 400);
+        assert!(p.detail.contains("line 1 column"), "{}", p.detail);
+    }
+
+    #[test]
+    fn wrong_type_is_a_422_naming_the_nested_field() {
+        let p = decode_json::<Sample>(br#"{"name":"a","inner":{"level":"high"}}"#).unwrap_err();
+        assert_eq!(p.status, 422);
+        assert_eq!(p.errors[0].field, "inner.level");
+        assert_eq!(p.errors[0].rule, "type");
+    }
+
+    #[test]
+    fn missing_field_is_a_422_naming_the_field() {
+        let p = decode_json::<Sample>(b"{}").unwrap_err();
+        assert_eq!(p.status, 422);
+        assert_eq!(p.errors[0].field, "name");
+        assert_eq!(p.errors[0].rule, "required");
+    }
+
+    #[test]
+    fn unknown_field_is_a_422_naming_the_field() {
+        let p = decode_json::<Sample>(br#"{"name":"a","nmae":"b"}"#).unwrap_err();
+        assert_eq!(p.status, 422);
+        assert_eq!(p.errors[0].field, "nmae");
+        assert_eq!(p.errors[0].rule, "unknown_field");
+    }
+
+    #[test]
+    fn empty_body_is_a_400() {
+        assert_eq!(decode_json::<Sample>(b"  ").unwrap_err().status, 400);
+    }
+}
