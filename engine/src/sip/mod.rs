@@ -10,8 +10,10 @@
 
 pub mod build;
 pub mod check;
+pub mod digest;
 pub mod header;
 pub mod parse;
+pub mod registrar;
 pub mod txn;
 
 pub use check::{verdict, DropReason, Invalid, Verdict};

@@ -1,0 +1,949 @@
+//! The registrar (RFC 3261 §10): agents register their extension with digest authentication;
+//! bindings expire; repeated failed authentication from one source is throttled.
+//!
+//! Owns the bindings table and per-source failure counters, sans-IO (`now` passed in, the
+//! nonce secret passed in). It does not own agent profiles: it asks a [`Directory`], which the
+//! lead wires to the admin model. It reports registrations and expiries as
+//! [`RegistrarEvent`]s so that the routing core can log agents in and out.
+
+use super::build::build_response;
+use super::digest::{parse_credentials, Algorithm, NonceCheck, NonceMaker};
+use super::header::{leading_number, parse_contacts, parse_name_addr, parse_uri, Contact};
+use super::parse::{HeaderName, Message};
+use crate::common::AgentId;
+use crate::model::{Codec, Nat};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+/// What the SIP layer needs to know about an agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipAgent {
+    /// The agent.
+    pub id: AgentId,
+    /// The extension the agent registers as (the To user part of the REGISTER).
+    pub extension: String,
+    /// The SIP digest password.
+    pub sip_password: String,
+    /// The agent's SIP expires: the longest registration accepted, in seconds.
+    pub expires_max: u32,
+    /// NAT handling.
+    pub nat: Nat,
+    /// Allowed codecs in preference order.
+    pub allowed_codecs: Vec<Codec>,
+    /// A WebRTC endpoint (never offered g729).
+    pub webrtc: bool,
+    /// False for disabled agents (refused with 403).
+    pub enabled: bool,
+}
+
+/// Agent lookup, implemented over the admin model by the lead.
+pub trait Directory {
+    /// The agent whose extension is `ext`, if any.
+    fn agent_by_extension(&self, ext: &str) -> Option<SipAgent>;
+}
+
+impl Directory for HashMap<String, SipAgent> {
+    fn agent_by_extension(&self, ext: &str) -> Option<SipAgent> {
+        self.get(ext).cloned()
+    }
+}
+
+/// Registrar settings.
+#[derive(Debug, Clone)]
+pub struct RegistrarConfig {
+    /// Digest realm.
+    pub realm: String,
+    /// Expires used when the request names none (capped by the agent's SIP expires).
+    pub default_expires: u32,
+    /// Shortest registration accepted (423 below it).
+    pub min_expires: u32,
+    /// Seconds a nonce stays fresh.
+    pub nonce_ttl_secs: u64,
+    /// Failed authentications from one IP before it is throttled.
+    pub max_failures: u32,
+    /// How long a throttled IP is refused.
+    pub block_for: Duration,
+}
+
+impl Default for RegistrarConfig {
+    fn default() -> Self {
+        RegistrarConfig {
+            realm: "acd".to_owned(),
+            default_expires: 3600,
+            min_expires: 60,
+            nonce_ttl_secs: 300,
+            max_failures: 5,
+            block_for: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One registered contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// The Contact URI as registered.
+    pub uri: String,
+    /// Where requests to this contact are sent: the source address when NAT handling applies
+    /// (agent NAT setting or `rport` in the Via), else the contact's own host:port.
+    pub target: SocketAddr,
+    /// When the binding lapses.
+    pub expires_at: Instant,
+    /// Call-ID of the REGISTER that made it.
+    pub call_id: String,
+    /// CSeq of that REGISTER.
+    pub cseq: u32,
+}
+
+/// Changes the routing core must hear about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistrarEvent {
+    /// The agent now has at least one live binding (first registration or refresh).
+    Registered {
+        /// The agent.
+        agent: AgentId,
+        /// Live bindings after this REGISTER.
+        contacts: usize,
+    },
+    /// The agent's last binding was removed or expired.
+    Unregistered {
+        /// The agent.
+        agent: AgentId,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Failures {
+    count: u32,
+    blocked_until: Option<Instant>,
+}
+
+/// The registrar state machine.
+pub struct Registrar {
+    cfg: RegistrarConfig,
+    epoch: Instant,
+    nonces: NonceMaker,
+    bindings: HashMap<AgentId, Vec<Binding>>,
+    failures: HashMap<IpAddr, Failures>,
+    events: Vec<RegistrarEvent>,
+}
+
+fn secs(epoch: Instant, now: Instant) -> u64 {
+    now.saturating_duration_since(epoch).as_secs()
+}
+
+impl Registrar {
+    /// A registrar whose nonces are keyed by `secret`; `now` starts its clock.
+    pub fn new(cfg: RegistrarConfig, secret: [u8; 32], now: Instant) -> Self {
+        Registrar {
+            cfg,
+            epoch: now,
+            nonces: NonceMaker::new(secret),
+            bindings: HashMap::new(),
+            failures: HashMap::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// The live bindings of an agent.
+    pub fn contacts(&self, agent: AgentId) -> &[Binding] {
+        self.bindings.get(&agent).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Whether the agent has a live registration.
+    pub fn is_registered(&self, agent: AgentId) -> bool {
+        !self.contacts(agent).is_empty()
+    }
+
+    /// Events since the last poll.
+    pub fn poll_event(&mut self) -> Option<RegistrarEvent> {
+        if self.events.is_empty() {
+            None
+        } else {
+            Some(self.events.remove(0))
+        }
+    }
+
+    /// The next binding expiry.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.bindings.values().flatten().map(|b| b.expires_at).min()
+    }
+
+    /// Removes expired bindings.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let mut gone = Vec::new();
+        for (agent, list) in self.bindings.iter_mut() {
+            list.retain(|b| b.expires_at > now);
+            if list.is_empty() {
+                gone.push(*agent);
+            }
+        }
+        for agent in gone {
+            self.bindings.remove(&agent);
+            self.events.push(RegistrarEvent::Unregistered { agent });
+        }
+        self.failures
+            .retain(|_, f| f.blocked_until.is_none_or(|t| t > now) || f.count > 0);
+    }
+
+    fn challenge(
+        &self,
+        req: &Message<'_>,
+        now: Instant,
+        src: IpAddr,
+        stale: bool,
+        tag: &str,
+    ) -> Vec<u8> {
+        let nonce = self.nonces.make(secs(self.epoch, now), src);
+        let stale = if stale { ", stale=true" } else { "" };
+        let realm = &self.cfg.realm;
+        let sha = format!(
+            "Digest realm=\"{realm}\", nonce=\"{nonce}\", algorithm={}, qop=\"auth\"{stale}",
+            Algorithm::Sha256.as_str()
+        );
+        let md5 = format!(
+            "Digest realm=\"{realm}\", nonce=\"{nonce}\", algorithm={}, qop=\"auth\"{stale}",
+            Algorithm::Md5.as_str()
+        );
+        build_response(
+            req,
+            401,
+            "Unauthorized",
+            Some(tag),
+            &[("WWW-Authenticate", &sha), ("WWW-Authenticate", &md5)],
+            b"",
+        )
+    }
+
+    fn fail(&mut self, now: Instant, ip: IpAddr) {
+        let f = self.failures.entry(ip).or_default();
+        f.count += 1;
+        if f.count >= self.cfg.max_failures {
+            f.blocked_until = Some(now + self.cfg.block_for);
+            f.count = 0;
+        }
+    }
+
+    /// Handles a validated REGISTER from `src`; returns the response to send.
+    /// `to_tag` is the tag to put on the To header (from the endpoint's seeded RNG).
+    pub fn handle_register(
+        &mut self,
+        now: Instant,
+        req: &Message<'_>,
+        src: SocketAddr,
+        dir: &dyn Directory,
+        to_tag: &str,
+    ) -> Vec<u8> {
+        let ip = src.ip();
+        if let Some(until) = self.failures.get(&ip).and_then(|f| f.blocked_until) {
+            if until > now {
+                let secs_left = (until - now).as_secs().max(1).to_string();
+                return build_response(
+                    req,
+                    403,
+                    "Forbidden (too many failed authentications)",
+                    Some(to_tag),
+                    &[("Retry-After", &secs_left)],
+                    b"",
+                );
+            }
+        }
+        let to = req
+            .header(HeaderName::To)
+            .and_then(|v| parse_name_addr(v).ok());
+        let Some(ext) = to.and_then(|t| t.uri.user) else {
+            return build_response(req, 404, "Not Found", Some(to_tag), &[], b"");
+        };
+        let Some(agent) = dir.agent_by_extension(ext) else {
+            return build_response(req, 404, "Not Found", Some(to_tag), &[], b"");
+        };
+        if !agent.enabled {
+            return build_response(
+                req,
+                403,
+                "Forbidden (agent disabled)",
+                Some(to_tag),
+                &[],
+                b"",
+            );
+        }
+        let Some(creds) = req
+            .header(HeaderName::Authorization)
+            .and_then(parse_credentials)
+        else {
+            return self.challenge(req, now, ip, false, to_tag);
+        };
+        match self.nonces.check(
+            creds.nonce,
+            secs(self.epoch, now),
+            ip,
+            self.cfg.nonce_ttl_secs,
+        ) {
+            NonceCheck::Fresh => {}
+            NonceCheck::Stale => return self.challenge(req, now, ip, true, to_tag),
+            NonceCheck::Forged => {
+                self.fail(now, ip);
+                return self.challenge(req, now, ip, false, to_tag);
+            }
+        }
+        if creds.username != agent.extension
+            || creds.realm != self.cfg.realm
+            || !creds.verify("REGISTER", &agent.sip_password)
+        {
+            self.fail(now, ip);
+            return build_response(
+                req,
+                403,
+                "Forbidden (bad credentials)",
+                Some(to_tag),
+                &[],
+                b"",
+            );
+        }
+        self.failures.remove(&ip);
+        self.apply_bindings(now, req, src, &agent, to_tag)
+    }
+
+    fn apply_bindings(
+        &mut self,
+        now: Instant,
+        req: &Message<'_>,
+        src: SocketAddr,
+        agent: &SipAgent,
+        to_tag: &str,
+    ) -> Vec<u8> {
+        let header_expires = match req.header(HeaderName::Expires) {
+            Some(e) => match leading_number(e) {
+                Some(n) => Some(n),
+                None => {
+                    return build_response(
+                        req,
+                        400,
+                        "Bad Request (Expires)",
+                        Some(to_tag),
+                        &[],
+                        b"",
+                    )
+                }
+            },
+            None => None,
+        };
+        let call_id = req.header(HeaderName::CallId).unwrap_or_default();
+        let cseq = req
+            .header(HeaderName::CSeq)
+            .and_then(|c| super::header::parse_cseq(c).ok())
+            .map(|c| c.0)
+            .unwrap_or(0);
+        let rport = req
+            .header(HeaderName::Via)
+            .and_then(|v| super::header::parse_vias(v).next())
+            .and_then(|v| v.ok())
+            .is_some_and(|v| v.param("rport").is_some());
+        let nat = rport
+            || matches!(
+                agent.nat,
+                Nat::Yes | Nat::ForceRport | Nat::Comedia | Nat::Route
+            );
+        let cap = u64::from(agent.expires_max);
+
+        let mut changes: Vec<(String, Option<(u64, SocketAddr)>)> = Vec::new();
+        let mut star = false;
+        for v in req.headers_named(HeaderName::Contact) {
+            for c in parse_contacts(v) {
+                match c {
+                    Ok(Contact::Star) => star = true,
+                    Ok(Contact::Addr(a)) => {
+                        let requested = a
+                            .param("expires")
+                            .flatten()
+                            .and_then(leading_number)
+                            .or(header_expires)
+                            .unwrap_or(u64::from(self.cfg.default_expires));
+                        if requested != 0 && requested < u64::from(self.cfg.min_expires) {
+                            let min = self.cfg.min_expires.to_string();
+                            return build_response(
+                                req,
+                                423,
+                                "Interval Too Brief",
+                                Some(to_tag),
+                                &[("Min-Expires", &min)],
+                                b"",
+                            );
+                        }
+                        let uri = format!("{}:{}", a.uri.scheme, a.uri.opaque);
+                        let target = if nat {
+                            src
+                        } else {
+                            contact_target(&uri).unwrap_or(src)
+                        };
+                        let e = requested.min(cap);
+                        changes.push((uri, if e == 0 { None } else { Some((e, target)) }));
+                    }
+                    Err(_) => {
+                        return build_response(
+                            req,
+                            400,
+                            "Bad Request (Contact)",
+                            Some(to_tag),
+                            &[],
+                            b"",
+                        )
+                    }
+                }
+            }
+        }
+        if star {
+            if header_expires != Some(0) || !changes.is_empty() {
+                return build_response(
+                    req,
+                    400,
+                    "Bad Request (Contact: * needs Expires: 0 alone)",
+                    Some(to_tag),
+                    &[],
+                    b"",
+                );
+            }
+            if self.bindings.remove(&agent.id).is_some() {
+                self.events
+                    .push(RegistrarEvent::Unregistered { agent: agent.id });
+            }
+            return build_response(req, 200, "OK", Some(to_tag), &[], b"");
+        }
+        let was = self.is_registered(agent.id);
+        let list = self.bindings.entry(agent.id).or_default();
+        list.retain(|b| b.expires_at > now);
+        for (uri, change) in changes {
+            let pos = list.iter().position(|b| b.uri == uri);
+            match (change, pos) {
+                (None, Some(p)) => {
+                    list.remove(p);
+                }
+                (None, None) => {}
+                (Some((e, target)), p) => {
+                    let b = Binding {
+                        uri,
+                        target,
+                        expires_at: now + Duration::from_secs(e),
+                        call_id: call_id.to_owned(),
+                        cseq,
+                    };
+                    match p {
+                        Some(p) => list[p] = b,
+                        None => list.push(b),
+                    }
+                }
+            }
+        }
+        let n = list.len();
+        let contacts: Vec<String> = list
+            .iter()
+            .map(|b| {
+                format!(
+                    "<{}>;expires={}",
+                    b.uri,
+                    b.expires_at.saturating_duration_since(now).as_secs()
+                )
+            })
+            .collect();
+        if n == 0 {
+            self.bindings.remove(&agent.id);
+            if was {
+                self.events
+                    .push(RegistrarEvent::Unregistered { agent: agent.id });
+            }
+        } else {
+            self.events.push(RegistrarEvent::Registered {
+                agent: agent.id,
+                contacts: n,
+            });
+        }
+        let extra: Vec<(&str, &str)> = contacts.iter().map(|c| ("Contact", c.as_str())).collect();
+        build_response(req, 200, "OK", Some(to_tag), &extra, b"")
+    }
+}
+
+fn contact_target(uri: &str) -> Option<SocketAddr> {
+    let u = parse_uri(uri).ok()?;
+    let host = u.host.trim_start_matches('[').trim_end_matches(']');
+    let ip: IpAddr = host.parse().ok()?;
+    Some(SocketAddr::new(ip, u.port.unwrap_or(5060)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::digest::client_response;
+    use crate::sip::parse::parse;
+
+    fn agent(enabled: bool) -> SipAgent {
+        SipAgent {
+            id: AgentId(7),
+            extension: "1001".into(),
+            sip_password: "s3cret".into(),
+            expires_max: 600,
+            nat: Nat::No,
+            allowed_codecs: vec![Codec::Ulaw],
+            webrtc: false,
+            enabled,
+        }
+    }
+
+    fn dir(enabled: bool) -> HashMap<String, SipAgent> {
+        HashMap::from([("1001".to_owned(), agent(enabled))])
+    }
+
+    fn register(
+        contact: &str,
+        expires: Option<&str>,
+        auth: Option<&str>,
+        via_extra: &str,
+    ) -> Vec<u8> {
+        let mut s = format!(
+            "REGISTER sip:acd SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK1{via_extra}\r\n\
+             From: <sip:1001@acd>;tag=a\r\nTo: <sip:1001@acd>\r\nCall-ID: reg1\r\nCSeq: 1 REGISTER\r\n\
+             Contact: {contact}\r\n"
+        );
+        if let Some(e) = expires {
+            s += &format!("Expires: {e}\r\n");
+        }
+        if let Some(a) = auth {
+            s += &format!("Authorization: {a}\r\n");
+        }
+        s += "Content-Length: 0\r\n\r\n";
+        s.into_bytes()
+    }
+
+    fn status(resp: &[u8]) -> u16 {
+        std::str::from_utf8(&resp[8..11]).unwrap().parse().unwrap()
+    }
+
+    fn nonce_of(resp: &[u8], alg: &str) -> String {
+        let m = parse(resp).unwrap();
+        let h = m
+            .headers_named(HeaderName::WwwAuthenticate)
+            .find(|h| h.contains(&format!("algorithm={alg}")))
+            .unwrap();
+        let i = h.find("nonce=\"").unwrap() + 7;
+        h[i..i + h[i..].find('"').unwrap()].to_owned()
+    }
+
+    fn auth(alg: Algorithm, nonce: &str, password: &str) -> String {
+        let r = client_response(
+            alg,
+            "1001",
+            "acd",
+            password,
+            "REGISTER",
+            "sip:acd",
+            nonce,
+            Some(("00000001", "c1")),
+        );
+        format!(
+            "Digest username=\"1001\", realm=\"acd\", nonce=\"{nonce}\", uri=\"sip:acd\", response=\"{r}\", algorithm={}, qop=auth, nc=00000001, cnonce=\"c1\"",
+            alg.as_str()
+        )
+    }
+
+    fn src() -> SocketAddr {
+        "192.0.2.9:40000".parse().unwrap()
+    }
+
+    fn authed(
+        reg: &mut Registrar,
+        now: Instant,
+        alg: Algorithm,
+        contact: &str,
+        expires: Option<&str>,
+        pw: &str,
+    ) -> Vec<u8> {
+        let d = dir(true);
+        let first = register(contact, expires, None, "");
+        let ch = reg.handle_register(now, &parse(&first).unwrap(), src(), &d, "t");
+        assert_eq!(status(&ch), 401);
+        let nonce = nonce_of(&ch, alg.as_str());
+        let second = register(contact, expires, Some(&auth(alg, &nonce, pw)), "");
+        reg.handle_register(now, &parse(&second).unwrap(), src(), &d, "t")
+    }
+
+    #[test]
+    fn register_without_credentials_is_challenged_with_sha256_and_md5() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        let r = reg.handle_register(
+            now,
+            &parse(&register("<sip:1001@10.0.0.5:5062>", None, None, "")).unwrap(),
+            src(),
+            &dir(true),
+            "t",
+        );
+        assert_eq!(status(&r), 401);
+        let m = parse(&r).unwrap();
+        let algs: Vec<_> = m.headers_named(HeaderName::WwwAuthenticate).collect();
+        assert!(algs[0].contains("SHA-256") && algs[1].contains("MD5"));
+    }
+
+    #[test]
+    fn md5_digest_registers() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        let r = authed(
+            &mut reg,
+            now,
+            Algorithm::Md5,
+            "<sip:1001@10.0.0.5:5062>",
+            None,
+            "s3cret",
+        );
+        assert_eq!(status(&r), 200);
+        assert!(reg.is_registered(AgentId(7)));
+        assert_eq!(
+            reg.poll_event(),
+            Some(RegistrarEvent::Registered {
+                agent: AgentId(7),
+                contacts: 1
+            })
+        );
+    }
+
+    #[test]
+    fn sha256_digest_registers() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        let r = authed(
+            &mut reg,
+            now,
+            Algorithm::Sha256,
+            "<sip:1001@10.0.0.5:5062>",
+            None,
+            "s3cret",
+        );
+        assert_eq!(status(&r), 200);
+    }
+
+    #[test]
+    fn wrong_password_is_forbidden() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        let r = authed(
+            &mut reg,
+            now,
+            Algorithm::Md5,
+            "<sip:1001@10.0.0.5:5062>",
+            None,
+            "nope",
+        );
+        assert_eq!(status(&r), 403);
+        assert!(!reg.is_registered(AgentId(7)));
+    }
+
+    #[test]
+    fn repeated_failures_throttle_the_source() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        for _ in 0..5 {
+            assert_eq!(
+                status(&authed(
+                    &mut reg,
+                    now,
+                    Algorithm::Md5,
+                    "<sip:1001@h>",
+                    None,
+                    "nope"
+                )),
+                403
+            );
+        }
+        // Even the right password is refused while throttled, without a challenge.
+        let r = reg.handle_register(
+            now,
+            &parse(&register("<sip:1001@h>", None, None, "")).unwrap(),
+            src(),
+            &dir(true),
+            "t",
+        );
+        assert_eq!(status(&r), 403);
+        assert!(std::str::from_utf8(&r).unwrap().contains("Retry-After: 60"));
+        let later = now + Duration::from_secs(61);
+        assert_eq!(
+            status(&authed(
+                &mut reg,
+                later,
+                Algorithm::Md5,
+                "<sip:1001@h>",
+                None,
+                "s3cret"
+            )),
+            200
+        );
+    }
+
+    #[test]
+    fn disabled_agent_is_refused() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        let r = reg.handle_register(
+            now,
+            &parse(&register("<sip:1001@h>", None, None, "")).unwrap(),
+            src(),
+            &dir(false),
+            "t",
+        );
+        assert_eq!(status(&r), 403);
+    }
+
+    #[test]
+    fn unknown_extension_is_not_found() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        let r = reg.handle_register(
+            now,
+            &parse(&register("<sip:1001@h>", None, None, "")).unwrap(),
+            src(),
+            &HashMap::new(),
+            "t",
+        );
+        assert_eq!(status(&r), 404);
+    }
+
+    #[test]
+    fn expires_is_capped_by_the_agent_sip_expires() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        let r = authed(
+            &mut reg,
+            now,
+            Algorithm::Md5,
+            "<sip:1001@10.0.0.5:5062>",
+            Some("7200"),
+            "s3cret",
+        );
+        assert!(std::str::from_utf8(&r).unwrap().contains(";expires=600"));
+        assert_eq!(
+            reg.contacts(AgentId(7))[0].expires_at,
+            now + Duration::from_secs(600)
+        );
+    }
+
+    #[test]
+    fn shorter_expires_is_honoured() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        authed(
+            &mut reg,
+            now,
+            Algorithm::Md5,
+            "<sip:1001@10.0.0.5:5062>;expires=120",
+            None,
+            "s3cret",
+        );
+        assert_eq!(
+            reg.contacts(AgentId(7))[0].expires_at,
+            now + Duration::from_secs(120)
+        );
+    }
+
+    #[test]
+    fn too_brief_expires_gets_423() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        let r = authed(
+            &mut reg,
+            now,
+            Algorithm::Md5,
+            "<sip:1001@h>",
+            Some("10"),
+            "s3cret",
+        );
+        assert_eq!(status(&r), 423);
+    }
+
+    #[test]
+    fn several_contacts_are_kept() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        authed(
+            &mut reg,
+            now,
+            Algorithm::Md5,
+            "<sip:1001@10.0.0.5:5062>, <sip:1001@10.0.0.6:5060>",
+            None,
+            "s3cret",
+        );
+        authed(
+            &mut reg,
+            now,
+            Algorithm::Md5,
+            "<sip:1001@10.0.0.7>",
+            None,
+            "s3cret",
+        );
+        assert_eq!(reg.contacts(AgentId(7)).len(), 3);
+    }
+
+    #[test]
+    fn expiry_unregisters_in_virtual_time() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        authed(
+            &mut reg,
+            now,
+            Algorithm::Md5,
+            "<sip:1001@h>;expires=120",
+            None,
+            "s3cret",
+        );
+        reg.poll_event();
+        let at = reg.poll_timeout().unwrap();
+        assert_eq!(at, now + Duration::from_secs(120));
+        reg.handle_timeout(at);
+        assert!(!reg.is_registered(AgentId(7)));
+        assert_eq!(
+            reg.poll_event(),
+            Some(RegistrarEvent::Unregistered { agent: AgentId(7) })
+        );
+    }
+
+    #[test]
+    fn expires_zero_removes_one_binding() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        authed(
+            &mut reg,
+            now,
+            Algorithm::Md5,
+            "<sip:1001@10.0.0.5:5062>",
+            None,
+            "s3cret",
+        );
+        reg.poll_event();
+        authed(
+            &mut reg,
+            now,
+            Algorithm::Md5,
+            "<sip:1001@10.0.0.5:5062>",
+            Some("0"),
+            "s3cret",
+        );
+        assert!(!reg.is_registered(AgentId(7)));
+        assert_eq!(
+            reg.poll_event(),
+            Some(RegistrarEvent::Unregistered { agent: AgentId(7) })
+        );
+    }
+
+    #[test]
+    fn star_with_expires_zero_removes_all_bindings() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        authed(
+            &mut reg,
+            now,
+            Algorithm::Md5,
+            "<sip:1001@a>, <sip:1001@b>",
+            None,
+            "s3cret",
+        );
+        let r = authed(&mut reg, now, Algorithm::Md5, "*", Some("0"), "s3cret");
+        assert_eq!(status(&r), 200);
+        assert!(!reg.is_registered(AgentId(7)));
+    }
+
+    #[test]
+    fn star_without_expires_zero_is_bad_request() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        assert_eq!(
+            status(&authed(&mut reg, now, Algorithm::Md5, "*", None, "s3cret")),
+            400
+        );
+    }
+
+    #[test]
+    fn nat_agent_is_reached_at_the_source_address() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        let mut d = dir(true);
+        d.get_mut("1001").unwrap().nat = Nat::Yes;
+        let first = register("<sip:1001@10.0.0.5:5062>", None, None, "");
+        let ch = reg.handle_register(now, &parse(&first).unwrap(), src(), &d, "t");
+        let nonce = nonce_of(&ch, "MD5");
+        let second = register(
+            "<sip:1001@10.0.0.5:5062>",
+            None,
+            Some(&auth(Algorithm::Md5, &nonce, "s3cret")),
+            "",
+        );
+        reg.handle_register(now, &parse(&second).unwrap(), src(), &d, "t");
+        assert_eq!(reg.contacts(AgentId(7))[0].target, src());
+    }
+
+    #[test]
+    fn non_nat_agent_is_reached_at_the_contact_address() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        authed(
+            &mut reg,
+            now,
+            Algorithm::Md5,
+            "<sip:1001@10.0.0.5:5062>",
+            None,
+            "s3cret",
+        );
+        assert_eq!(
+            reg.contacts(AgentId(7))[0].target,
+            "10.0.0.5:5062".parse().unwrap()
+        );
+    }
+
+    #[test]
+    fn rport_in_via_means_the_source_address() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        let d = dir(true);
+        let first = register("<sip:1001@10.0.0.5:5062>", None, None, ";rport");
+        let ch = reg.handle_register(now, &parse(&first).unwrap(), src(), &d, "t");
+        let nonce = nonce_of(&ch, "MD5");
+        let second = register(
+            "<sip:1001@10.0.0.5:5062>",
+            None,
+            Some(&auth(Algorithm::Md5, &nonce, "s3cret")),
+            ";rport",
+        );
+        assert_eq!(
+            status(&reg.handle_register(now, &parse(&second).unwrap(), src(), &d, "t")),
+            200
+        );
+        assert_eq!(reg.contacts(AgentId(7))[0].target, src());
+    }
+
+    #[test]
+    fn stale_nonce_is_rechallenged_with_stale_true() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        let d = dir(true);
+        let ch = reg.handle_register(
+            now,
+            &parse(&register("<sip:1001@h>", None, None, "")).unwrap(),
+            src(),
+            &d,
+            "t",
+        );
+        let nonce = nonce_of(&ch, "MD5");
+        let later = now + Duration::from_secs(400);
+        let r = reg.handle_register(
+            later,
+            &parse(&register(
+                "<sip:1001@h>",
+                None,
+                Some(&auth(Algorithm::Md5, &nonce, "s3cret")),
+                "",
+            ))
+            .unwrap(),
+            src(),
+            &d,
+            "t",
+        );
+        assert_eq!(status(&r), 401);
+        assert!(std::str::from_utf8(&r).unwrap().contains("stale=true"));
+    }
+}
