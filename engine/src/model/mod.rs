@@ -96,3 +96,6 @@ macro_rules! settings {
     (@apply $target:expr, $v:ident, $pty:ty) => { $v.apply_to(&mut $target) };
 }
 pub(crate) use settings;
+
+#[cfg(test)]
+mod tests;
