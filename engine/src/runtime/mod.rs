@@ -1,1 +1,7 @@
-//! placeholder: filled by the runtime work.
+//! The thin io layer: owns threads, clocks, sockets, RNG seeds and the store, and drives the
+//! sans-IO state machines. It holds no routing or SIP rules of its own.
+//!
+//! - [`router_task`]: the one owner thread of the routing core, with its command channel,
+//!   output fan-out and published statistics.
+
+pub mod router_task;
