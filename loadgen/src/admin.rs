@@ -108,7 +108,9 @@ pub(crate) async fn create(args: CreateArgs) -> anyhow::Result<()> {
         % 1_000_000_000;
     let next = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
-    let hist = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?));
+    let hist = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(
+        1, 60_000_000, 3,
+    )?));
     let url = format!("{}/api/v1/agents", args.target.url);
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -190,16 +192,21 @@ pub(crate) async fn get(args: GetArgs) -> anyhow::Result<()> {
     }
     let http = client(args.max_in_flight)?;
     let url = format!("{}{}", args.target.url, args.path);
-    let probe = http.get(&url).bearer_auth(&args.target.token).send().await?;
+    let probe = http
+        .get(&url)
+        .bearer_auth(&args.target.token)
+        .send()
+        .await?;
     if !probe.status().is_success() {
-        bail!("GET {url} returned {}; create the resource first", probe.status());
+        bail!(
+            "GET {url} returned {}; create the resource first",
+            probe.status()
+        );
     }
     let interval = Duration::from_nanos(1_000_000_000 / args.rate);
     let slots = Arc::new(tokio::sync::Semaphore::new(args.max_in_flight));
     let hist = Arc::new(std::sync::Mutex::new(Histogram::<u64>::new_with_bounds(
-        1,
-        60_000_000,
-        3,
+        1, 60_000_000, 3,
     )?));
     let errors = Arc::new(AtomicU64::new(0));
     let dropped = Arc::new(AtomicU64::new(0));

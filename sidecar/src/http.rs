@@ -6,9 +6,6 @@
 //! the same table the OpenAPI document is built from, so the document cannot drift from what is
 //! served. Does not own: what each route does (see `api`).
 
-// The decoding helpers are used once the handlers are wired to the admin service.
-#![allow(dead_code)]
-
 use crate::api::{self, AppState};
 use crate::problem::{Problem, ProblemField};
 use crate::routes::{Match, Route};
@@ -221,10 +218,16 @@ pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem
             e.column()
         ))
     })?;
+    let located = value.clone();
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { String::new() } else { path };
         let inner = e.into_inner().to_string();
+        // serde loses the path inside `#[serde(flatten)]`; find the field by pruning instead.
+        let path = if path == "." || path.is_empty() {
+            locate::<T>(&located).unwrap_or_default()
+        } else {
+            path
+        };
         let rule = if inner.starts_with("missing field") {
             "required"
         } else if inner.starts_with("unknown field") {
@@ -234,21 +237,27 @@ pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem
         } else {
             "type"
         };
-        let field = match (field.is_empty(), rule) {
-            // serde reports a missing field on its parent; name the field itself.
-            (_, "required") => {
-                let name = inner.split('`').nth(1).unwrap_or_default();
-                if field.is_empty() {
-                    name.to_owned()
-                } else {
-                    format!("{field}.{name}")
-                }
+        let named = |prefix: &str| {
+            let name = inner.split('`').nth(1).unwrap_or_default();
+            if prefix.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{prefix}.{name}")
             }
-            (true, "unknown_field") => inner.split('`').nth(1).unwrap_or_default().to_owned(),
-            _ => field,
+        };
+        let field = match rule {
+            // serde reports a missing field on its parent; name the field itself.
+            "required" => named(&path),
+            "unknown_field" if path.is_empty() => named(""),
+            _ => path,
+        };
+        let detail = if field.is_empty() {
+            inner.clone()
+        } else {
+            format!("field `{field}`: {inner}")
         };
         Problem::unprocessable(
-            format!("field `{field}`: {inner}"),
+            detail,
             vec![ProblemField {
                 field,
                 rule: rule.to_owned(),
@@ -256,6 +265,44 @@ pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem
             }],
         )
     })
+}
+
+/// The dotted path of the first field that makes `value` fail to deserialize as `T`, found by
+/// keeping one field at a time (every field of the input types has a default, so a lone field
+/// fails only if it is itself wrong).
+fn locate<T: DeserializeOwned>(value: &serde_json::Value) -> Option<String> {
+    use serde_json::{Map, Value};
+    fn fails<T: DeserializeOwned>(v: Value) -> bool {
+        serde_json::from_value::<T>(v).is_err()
+    }
+    fn nest(path: &[String], leaf: Value) -> Value {
+        path.iter().rev().fold(leaf, |inner, key| {
+            let mut m = Map::new();
+            m.insert(key.clone(), inner);
+            Value::Object(m)
+        })
+    }
+    let mut path: Vec<String> = Vec::new();
+    let mut at = value;
+    while let Value::Object(fields) = at {
+        let mut found = None;
+        for (key, child) in fields {
+            let mut probe = path.clone();
+            probe.push(key.clone());
+            if fails::<T>(nest(&probe, child.clone())) {
+                found = Some((key, child));
+                break;
+            }
+        }
+        match found {
+            Some((key, child)) => {
+                path.push(key.clone());
+                at = child;
+            }
+            None => break,
+        }
+    }
+    (!path.is_empty()).then(|| path.join("."))
 }
 
 fn is_json(content_type: &str) -> bool {
@@ -461,6 +508,36 @@ mod tests {
         assert_eq!(p.status, 422);
         assert_eq!(p.errors[0].field, "nmae");
         assert_eq!(p.errors[0].rule, "unknown_field");
+    }
+
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(default)]
+    #[allow(dead_code)]
+    struct Outer {
+        name: String,
+        #[serde(flatten)]
+        flat: Flat,
+    }
+
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(default)]
+    #[allow(dead_code)]
+    struct Flat {
+        capacity: Cap,
+    }
+
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(default)]
+    #[allow(dead_code)]
+    struct Cap {
+        chat: u8,
+    }
+
+    #[test]
+    fn wrong_type_inside_a_flattened_struct_still_names_the_field() {
+        let p = decode_json::<Outer>(br#"{"name":"a","capacity":{"chat":"many"}}"#).unwrap_err();
+        assert_eq!(p.status, 422);
+        assert_eq!(p.errors[0].field, "capacity.chat");
     }
 
     #[test]

@@ -7,14 +7,13 @@
 //! - [`routes`]: the route table (served routes and the OpenAPI document both come from it).
 //! - `api`: one handler per operation, calling the blocking admin service off the reactor.
 //! - [`problem`]: `application/problem+json` errors.
-//! - [`auth`], [`datadir`], [`shutdown`]: the token, the instance lock, graceful shutdown.
+//! - [`auth`], [`shutdown`]: the token and graceful shutdown (the data-dir lock is the store's).
 //! - `openapi`, `schemas`: the OpenAPI document.
 //!
 //! Owns nothing of the engine: validation, storage and search live in `acd_engine::admin`.
 
 pub mod api;
 pub mod auth;
-pub mod datadir;
 mod http;
 mod openapi;
 pub mod problem;

@@ -6,10 +6,11 @@
 //! only (argument parsing, logging set-up, OS signals, exit codes and the start-up lines on
 //! stdout that scripts and tests parse).
 
+use acd_engine::admin::{Admin, AdminOptions};
 use acd_engine::config::{Config, Origin, SETTINGS};
+use acd_engine::store::{SledStore, Store};
 use acd_sidecar::api::AppState;
 use acd_sidecar::auth::{AdminToken, TokenSource};
-use acd_sidecar::datadir::DataDir;
 use acd_sidecar::server::AdminServer;
 use acd_sidecar::shutdown::Shutdown;
 use anyhow::Context;
@@ -116,9 +117,21 @@ fn serve(config: Config) -> anyhow::Result<()> {
 
 async fn run(config: Config) -> anyhow::Result<()> {
     let signals = Signals::install()?;
-    let data_dir = DataDir::claim(&config.data_dir)?;
-    let (token, source, secret) =
-        AdminToken::resolve(config.admin.token.as_deref(), data_dir.path())?;
+    let data_dir = config.data_dir.clone();
+    // Opening the store takes the data-dir lock, so a second `acd serve` stops here.
+    let store = {
+        let dir = data_dir.clone();
+        tokio::task::spawn_blocking(move || SledStore::open(dir)).await??
+    };
+    let store = Arc::new(store);
+    let admin = {
+        let store: Arc<dyn Store> = store.clone();
+        Arc::new(
+            tokio::task::spawn_blocking(move || Admin::open(store, AdminOptions::default()))
+                .await??,
+        )
+    };
+    let (token, source, secret) = AdminToken::resolve(config.admin.token.as_deref(), &data_dir)?;
     match (&source, secret) {
         (TokenSource::Generated(path), Some(secret)) => println!(
             "admin token generated (shown once, stored in {}): {secret}",
@@ -128,12 +141,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
         _ => println!("admin token: from the configuration"),
     }
 
-    let state = Arc::new(AppState::new(token));
+    let state = Arc::new(AppState::new(token, admin.clone()));
     let server = AdminServer::bind(config.admin.listen, state)
         .await
         .with_context(|| format!("cannot bind the admin API to {}", config.admin.listen))?;
     let addr = server.local_addr();
-    tracing::info!(%addr, data_dir = %data_dir.path().display(), "acd serving");
+    tracing::info!(%addr, data_dir = %data_dir.display(), agents = admin.agent_count(), "acd serving");
     println!("admin listening on {addr}");
 
     let shutdown = Shutdown::new();
@@ -147,7 +160,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down: finishing in-flight requests");
     shutdown.trigger();
     shutdown.wait().await;
-    drop(data_dir);
+    // Every acknowledged write was flushed already; this covers anything else sled buffered.
+    drop(admin);
+    tokio::task::spawn_blocking(move || store.flush())
+        .await?
+        .context("flushing the store at shutdown")?;
     println!("acd stopped");
     Ok(())
 }

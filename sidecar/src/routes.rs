@@ -14,7 +14,7 @@ pub const PREFIX: &str = "/api/v1";
 pub const JSON_LIMIT: usize = 1024 * 1024;
 
 /// Largest avatar accepted (8 MiB, as the reference pages say).
-pub const AVATAR_LIMIT: usize = 8 * 1024 * 1024;
+pub const AVATAR_LIMIT: usize = acd_engine::admin::AVATAR_MAX_BYTES;
 
 /// HTTP methods the API uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,6 +267,20 @@ const PAGE: &[QueryParam] = &[
     },
 ];
 
+/// Values of the agent list's `status` parameter.
+pub const STATUS_VALUES: &[&str] = &["all", "active", "inactive"];
+/// Values of the agent list's `sort` parameter.
+pub const SORT_VALUES: &[&str] = &[
+    "id",
+    "username",
+    "first_name",
+    "last_name",
+    "cli",
+    "timezone",
+];
+/// Values of the agent list's `order` parameter.
+pub const ORDER_VALUES: &[&str] = &["asc", "desc"];
+
 /// Query parameters of `GET /agents`.
 pub const AGENT_SEARCH: &[QueryParam] = &[
     QueryParam {
@@ -308,19 +322,19 @@ pub const AGENT_SEARCH: &[QueryParam] = &[
     QueryParam {
         name: "status",
         kind: "string",
-        values: &["all", "active", "inactive"],
+        values: STATUS_VALUES,
         description: "Advanced search: all (default), active or inactive.",
     },
     QueryParam {
         name: "sort",
         kind: "string",
-        values: &["id", "username", "first_name", "last_name"],
+        values: SORT_VALUES,
         description: "Sort key (default id).",
     },
     QueryParam {
         name: "order",
         kind: "string",
-        values: &["asc", "desc"],
+        values: ORDER_VALUES,
         description: "Sort order (default asc).",
     },
     PAGE[0],
@@ -357,7 +371,7 @@ pub static ROUTES: &[Route] = &[
     route!(Get "/agents/{id}" GetAgent "agents" "Get an agent", Empty => 200 Json("Agent")),
     route!(Patch "/agents/{id}" UpdateAgent "agents" "Update an agent (only given fields; username is immutable)", Json("AgentPatch") => 200 Json("Agent")),
     route!(Delete "/agents/{id}" DeleteAgent "agents" "Delete an agent", Empty => 204 Empty),
-    route!(Put "/agents/{id}/password" SetPassword "agents" "Set an agent's password (checked against the password policy)", Json("SetPassword") => 204 Empty),
+    route!(Put "/agents/{id}/password" SetPassword "agents" "Set an agent's password (checked against the password policy; must be changed at next login)", Json("SetPassword") => 200 Json("Agent")),
     route!(Post "/agents/{id}/password/reset" ResetPassword "agents" "Reset an agent's password; returns the generated password once", Empty => 200 Json("GeneratedPassword")),
     route!(Get "/agents/{id}/permissions" GetPermissions "agents" "Get an agent's permissions", Empty => 200 Json("Permissions")),
     route!(Put "/agents/{id}/permissions" PutPermissions "agents" "Replace an agent's permissions", Json("Permissions") => 200 Json("Permissions")),
@@ -462,6 +476,21 @@ mod tests {
             find(&Method::GET, "/api/v1/agents/"),
             Match::NotFound
         ));
+    }
+
+    #[test]
+    fn agent_list_enumerations_are_the_engine_values() {
+        use acd_engine::admin::{SortKey, SortOrder, StatusFilter};
+        let de = |v: &str| serde_json::Value::from(v);
+        for v in STATUS_VALUES {
+            serde_json::from_value::<StatusFilter>(de(v)).unwrap();
+        }
+        for v in SORT_VALUES {
+            serde_json::from_value::<SortKey>(de(v)).unwrap();
+        }
+        for v in ORDER_VALUES {
+            serde_json::from_value::<SortOrder>(de(v)).unwrap();
+        }
     }
 
     #[test]

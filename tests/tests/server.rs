@@ -85,7 +85,7 @@ fn second_serve_on_the_same_data_dir_fails_clearly() {
     assert!(
         failure
             .stderr
-            .contains("already in use by another acd process"),
+            .contains("already in use by another running acd"),
         "stderr: {}",
         failure.stderr
     );
