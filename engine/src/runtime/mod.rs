@@ -3,5 +3,7 @@
 //!
 //! - [`router_task`]: the one owner thread of the routing core, with its command channel,
 //!   output fan-out and published statistics.
+//! - [`sip_io`]: the SIP UDP/TCP listeners and the task that owns the SIP endpoint.
 
 pub mod router_task;
+pub mod sip_io;

@@ -11,6 +11,7 @@
 pub mod build;
 pub mod check;
 pub mod digest;
+pub mod endpoint;
 pub mod header;
 pub mod parse;
 pub mod registrar;

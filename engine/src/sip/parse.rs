@@ -214,6 +214,14 @@ impl<'a> Message<'a> {
             .map(|h| h.value)
     }
 
+    /// The Request-URI, if this is a well-formed request line.
+    pub fn start_uri(&self) -> Option<&'a str> {
+        match self.start {
+            StartLine::Request { uri, .. } => Some(uri),
+            _ => None,
+        }
+    }
+
     /// The request method, if this is a well-formed request line.
     pub fn method(&self) -> Option<&'a str> {
         match self.start {

@@ -64,6 +64,11 @@ pub struct RegistrarConfig {
     pub max_failures: u32,
     /// How long a throttled IP is refused.
     pub block_for: Duration,
+    /// Challenges sent in a 401, in this order. MD5 comes first by default: SIPp and many
+    /// deployed phones read only the first WWW-Authenticate and give up on SHA-256; clients
+    /// that implement RFC 8760 pick SHA-256 from the second challenge. Put `Sha256` first for
+    /// RFC 8760's "most preferred first" when every client supports it.
+    pub challenge_algorithms: Vec<Algorithm>,
 }
 
 impl Default for RegistrarConfig {
@@ -75,6 +80,7 @@ impl Default for RegistrarConfig {
             nonce_ttl_secs: 300,
             max_failures: 5,
             block_for: Duration::from_secs(60),
+            challenge_algorithms: vec![Algorithm::Md5, Algorithm::Sha256],
         }
     }
 }
@@ -197,22 +203,22 @@ impl Registrar {
         let nonce = self.nonces.make(secs(self.epoch, now), src);
         let stale = if stale { ", stale=true" } else { "" };
         let realm = &self.cfg.realm;
-        let sha = format!(
-            "Digest realm=\"{realm}\", nonce=\"{nonce}\", algorithm={}, qop=\"auth\"{stale}",
-            Algorithm::Sha256.as_str()
-        );
-        let md5 = format!(
-            "Digest realm=\"{realm}\", nonce=\"{nonce}\", algorithm={}, qop=\"auth\"{stale}",
-            Algorithm::Md5.as_str()
-        );
-        build_response(
-            req,
-            401,
-            "Unauthorized",
-            Some(tag),
-            &[("WWW-Authenticate", &sha), ("WWW-Authenticate", &md5)],
-            b"",
-        )
+        let challenges: Vec<String> = self
+            .cfg
+            .challenge_algorithms
+            .iter()
+            .map(|a| {
+                format!(
+                    "Digest realm=\"{realm}\", nonce=\"{nonce}\", algorithm={}, qop=\"auth\"{stale}",
+                    a.as_str()
+                )
+            })
+            .collect();
+        let extra: Vec<(&str, &str)> = challenges
+            .iter()
+            .map(|c| ("WWW-Authenticate", c.as_str()))
+            .collect();
+        build_response(req, 401, "Unauthorized", Some(tag), &extra, b"")
     }
 
     fn fail(&mut self, now: Instant, ip: IpAddr) {
@@ -566,7 +572,7 @@ mod tests {
     }
 
     #[test]
-    fn register_without_credentials_is_challenged_with_sha256_and_md5() {
+    fn register_without_credentials_is_challenged_with_md5_then_sha256() {
         let now = Instant::now();
         let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
         let r = reg.handle_register(
@@ -579,7 +585,7 @@ mod tests {
         assert_eq!(status(&r), 401);
         let m = parse(&r).unwrap();
         let algs: Vec<_> = m.headers_named(HeaderName::WwwAuthenticate).collect();
-        assert!(algs[0].contains("SHA-256") && algs[1].contains("MD5"));
+        assert!(algs[0].contains("MD5") && algs[1].contains("SHA-256"));
     }
 
     #[test]

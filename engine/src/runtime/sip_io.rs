@@ -1,0 +1,392 @@
+//! The SIP io layer: UDP and TCP sockets, the clock and the RNG seed around the sans-IO
+//! [`Endpoint`].
+//!
+//! Owns the sockets, the bounded queues between them and the one task that owns the endpoint,
+//! and TCP connection reuse (one writer per peer address, used for requests and responses).
+//! When the endpoint's inbound queue is full, a receiving task answers new INVITEs itself
+//! with `503` + `Retry-After` (nothing already accepted is touched) and drops other
+//! datagrams, which their senders retransmit. It does not own any SIP logic.
+
+use crate::sip::build::build_response;
+use crate::sip::endpoint::{Endpoint, EndpointConfig, EndpointEvent, Transport, TxnId};
+use crate::sip::parse::{parse, HeaderName};
+use crate::sip::registrar::Directory;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use thiserror::Error;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// SIP io settings.
+#[derive(Debug, Clone)]
+pub struct SipConfig {
+    /// Listen address for UDP and TCP (default `0.0.0.0:5060`; tests use `127.0.0.1:0`).
+    pub bind: SocketAddr,
+    /// Listen on TCP too (same port as UDP).
+    pub tcp: bool,
+    /// Depth of the bounded queue from the sockets to the endpoint task.
+    pub queue_depth: usize,
+    /// Seed for tags and the nonce secret.
+    pub seed: u64,
+    /// The sans-IO endpoint settings.
+    pub endpoint: EndpointConfig,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        SipConfig {
+            bind: SocketAddr::from(([0, 0, 0, 0], 5060)),
+            tcp: true,
+            queue_depth: 4096,
+            seed: 0x5eed,
+            endpoint: EndpointConfig::default(),
+        }
+    }
+}
+
+/// Errors starting the SIP listeners.
+#[derive(Debug, Error)]
+pub enum SipIoError {
+    /// The UDP socket could not be bound.
+    #[error("cannot bind SIP UDP on {addr}: {source}")]
+    BindUdp {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The TCP listener could not be bound.
+    #[error("cannot bind SIP TCP on {addr}: {source}")]
+    BindTcp {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Commands from the TU (routing core) to the endpoint task.
+#[derive(Debug)]
+pub enum SipCommand {
+    /// Answer an INVITE handed out in [`EndpointEvent::Invite`].
+    Respond {
+        /// The transaction.
+        txn: TxnId,
+        /// Status code.
+        code: u16,
+        /// Reason phrase.
+        reason: String,
+        /// Extra headers.
+        headers: Vec<(String, String)>,
+        /// Body (SDP).
+        body: Vec<u8>,
+    },
+}
+
+/// Counters readable while running (for tests and `/metrics`).
+#[derive(Debug, Default)]
+pub struct SipStats {
+    /// Messages handed to the endpoint.
+    pub received: AtomicU64,
+    /// Messages sent.
+    pub sent: AtomicU64,
+    /// Datagrams dropped because the endpoint queue was full.
+    pub dropped_overload: AtomicU64,
+    /// INVITEs answered 503 by a receiving task because the queue was full.
+    pub rejected_overload: AtomicU64,
+}
+
+/// A running SIP stack.
+pub struct SipHandle {
+    /// The bound UDP address (its port is the TCP port too).
+    pub local_addr: SocketAddr,
+    /// Endpoint events (registrations, INVITEs). Bounded; when nobody reads them and the
+    /// queue fills, INVITEs are answered 480 by the endpoint task so callers are not left hanging.
+    pub events: mpsc::Receiver<EndpointEvent>,
+    /// Commands to the endpoint task.
+    pub commands: mpsc::Sender<SipCommand>,
+    /// Counters.
+    pub stats: Arc<SipStats>,
+    /// Completes when the stack has stopped.
+    pub join: JoinHandle<()>,
+}
+
+enum Inbound {
+    Datagram(SocketAddr, Vec<u8>),
+    Stream(SocketAddr, Vec<u8>),
+    TcpOpen(SocketAddr, mpsc::Sender<Vec<u8>>),
+    TcpClosed(SocketAddr),
+}
+
+/// Binds UDP (and TCP) on `cfg.bind` and runs the SIP stack until `shutdown` turns true.
+pub async fn run_sip(
+    cfg: SipConfig,
+    directory: Arc<dyn Directory + Send + Sync>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<SipHandle, SipIoError> {
+    let udp = UdpSocket::bind(cfg.bind)
+        .await
+        .map_err(|source| SipIoError::BindUdp {
+            addr: cfg.bind,
+            source,
+        })?;
+    let local_addr = udp.local_addr().map_err(|source| SipIoError::BindUdp {
+        addr: cfg.bind,
+        source,
+    })?;
+    let tcp = if cfg.tcp {
+        Some(
+            TcpListener::bind(local_addr)
+                .await
+                .map_err(|source| SipIoError::BindTcp {
+                    addr: local_addr,
+                    source,
+                })?,
+        )
+    } else {
+        None
+    };
+    let udp = Arc::new(udp);
+    let stats = Arc::new(SipStats::default());
+    let (in_tx, mut in_rx) = mpsc::channel::<Inbound>(cfg.queue_depth);
+    let (ev_tx, ev_rx) = mpsc::channel::<EndpointEvent>(cfg.queue_depth);
+    let (cmd_tx, mut cmd_rx) = mpsc::channel::<SipCommand>(cfg.queue_depth);
+
+    let retry_after = cfg.endpoint.retry_after_secs.to_string();
+    let udp_rx_task = {
+        let udp = udp.clone();
+        let in_tx = in_tx.clone();
+        let stats = stats.clone();
+        let retry_after = retry_after.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 65_535];
+            loop {
+                tokio::select! {
+                    r = udp.recv_from(&mut buf) => {
+                        let Ok((n, src)) = r else { continue };
+                        let data = buf[..n].to_vec();
+                        match in_tx.try_send(Inbound::Datagram(src, data)) {
+                            Ok(()) => {}
+                            Err(mpsc::error::TrySendError::Full(Inbound::Datagram(src, data))) => {
+                                if let Some(resp) = overload_503(&data, &retry_after) {
+                                    stats.rejected_overload.fetch_add(1, Ordering::Relaxed);
+                                    let _ = udp.send_to(&resp, src).await;
+                                } else {
+                                    stats.dropped_overload.fetch_add(1, Ordering::Relaxed);
+                                }
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    _ = shutdown.changed() => break,
+                }
+            }
+        })
+    };
+
+    let tcp_task = tcp.map(|listener| {
+        let in_tx = in_tx.clone();
+        let mut shutdown = shutdown.clone();
+        let retry_after = retry_after.clone();
+        let stats = stats.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    r = listener.accept() => {
+                        let Ok((stream, peer)) = r else { continue };
+                        let _ = stream.set_nodelay(true);
+                        tokio::spawn(tcp_conn(stream, peer, in_tx.clone(), retry_after.clone(), stats.clone()));
+                    }
+                    _ = shutdown.changed() => break,
+                }
+            }
+        })
+    });
+    drop(in_tx);
+
+    let stats2 = stats.clone();
+    let join = tokio::spawn(async move {
+        let mut ep = Endpoint::new(cfg.endpoint.clone(), cfg.seed, Instant::now());
+        let mut writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
+        let mut batch = Vec::with_capacity(64);
+        loop {
+            let deadline = ep.poll_timeout();
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                n = in_rx.recv_many(&mut batch, 64) => {
+                    if n == 0 { break; }
+                    let now = Instant::now();
+                    for item in batch.drain(..) {
+                        match item {
+                            Inbound::Datagram(src, data) => {
+                                stats2.received.fetch_add(1, Ordering::Relaxed);
+                                ep.handle_datagram(now, src, &data, &*directory);
+                            }
+                            Inbound::Stream(src, data) => {
+                                stats2.received.fetch_add(1, Ordering::Relaxed);
+                                let _ = ep.handle_stream(now, src, &data, &*directory);
+                            }
+                            Inbound::TcpOpen(peer, w) => { writers.insert(peer, w); }
+                            Inbound::TcpClosed(peer) => { writers.remove(&peer); }
+                        }
+                    }
+                }
+                Some(cmd) = cmd_rx.recv() => {
+                    let SipCommand::Respond { txn, code, reason, headers, body } = cmd;
+                    let h: Vec<(&str, &str)> = headers.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+                    ep.respond(Instant::now(), txn, code, &reason, &h, &body);
+                }
+                _ = sleep => ep.handle_timeout(Instant::now()),
+                _ = shutdown.changed() => break,
+            }
+            while let Some(t) = ep.poll_transmit() {
+                stats2.sent.fetch_add(1, Ordering::Relaxed);
+                match t.transport {
+                    Transport::Udp => {
+                        // try_send_to: the endpoint task never waits on a socket; a full
+                        // kernel buffer drops like the network would, and the peer retransmits.
+                        let _ = udp.try_send_to(&t.bytes, t.to);
+                    }
+                    Transport::Tcp => {
+                        if let Some(w) = writers.get(&t.to) {
+                            let _ = w.try_send(t.bytes);
+                        }
+                    }
+                }
+            }
+            while let Some(e) = ep.poll_event() {
+                match ev_tx.try_send(e) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(EndpointEvent::Invite { txn, .. }))
+                    | Err(mpsc::error::TrySendError::Closed(EndpointEvent::Invite {
+                        txn, ..
+                    })) => {
+                        ep.respond(
+                            Instant::now(),
+                            txn,
+                            480,
+                            "Temporarily Unavailable",
+                            &[],
+                            b"",
+                        );
+                        while let Some(t) = ep.poll_transmit() {
+                            match t.transport {
+                                Transport::Udp => {
+                                    let _ = udp.try_send_to(&t.bytes, t.to);
+                                }
+                                Transport::Tcp => {
+                                    if let Some(w) = writers.get(&t.to) {
+                                        let _ = w.try_send(t.bytes);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        udp_rx_task.abort();
+        if let Some(t) = tcp_task {
+            t.abort();
+        }
+    });
+    Ok(SipHandle {
+        local_addr,
+        events: ev_rx,
+        commands: cmd_tx,
+        stats,
+        join,
+    })
+}
+
+/// A cheap overload answer: if `data` is an INVITE request, the 503 to send back.
+fn overload_503(data: &[u8], retry_after: &str) -> Option<Vec<u8>> {
+    if !data.starts_with(b"INVITE ") {
+        return None;
+    }
+    let m = parse(data).ok()?;
+    m.header(HeaderName::Via)?;
+    Some(build_response(
+        &m,
+        503,
+        "Service Unavailable",
+        None,
+        &[("Retry-After", retry_after)],
+        b"",
+    ))
+}
+
+async fn tcp_conn(
+    stream: TcpStream,
+    peer: SocketAddr,
+    in_tx: mpsc::Sender<Inbound>,
+    retry_after: String,
+    stats: Arc<SipStats>,
+) {
+    let (mut rd, mut wr) = stream.into_split();
+    let (w_tx, mut w_rx) = mpsc::channel::<Vec<u8>>(256);
+    if in_tx
+        .send(Inbound::TcpOpen(peer, w_tx.clone()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let writer = tokio::spawn(async move {
+        while let Some(b) = w_rx.recv().await {
+            if wr.write_all(&b).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut buf: Vec<u8> = Vec::with_capacity(8192);
+    let mut chunk = vec![0u8; 16384];
+    'conn: loop {
+        let n = match rd.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        loop {
+            match crate::sip::parse::frame_len(&buf) {
+                Ok(len) => {
+                    let msg: Vec<u8> = buf.drain(..len).collect();
+                    match in_tx.try_send(Inbound::Stream(peer, msg)) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(Inbound::Stream(_, msg))) => {
+                            if let Some(resp) = overload_503(&msg, &retry_after) {
+                                stats.rejected_overload.fetch_add(1, Ordering::Relaxed);
+                                let _ = w_tx.try_send(resp);
+                            } else {
+                                stats.dropped_overload.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        Err(_) => break 'conn,
+                    }
+                }
+                Err(crate::sip::parse::ParseError::Incomplete) => break,
+                Err(crate::sip::parse::ParseError::Empty) => {
+                    buf.clear();
+                    break;
+                }
+                // A stream that cannot be framed cannot be resynchronised: close it.
+                Err(_) => break 'conn,
+            }
+        }
+    }
+    let _ = in_tx.send(Inbound::TcpClosed(peer)).await;
+    drop(w_tx);
+    let _ = writer.await;
+}

@@ -1,0 +1,780 @@
+//! The SIP endpoint: one sans-IO object that turns received bytes into verdicts, server
+//! transactions, registrar work and answers, and says what to send and when to wake up.
+//!
+//! Owns the server transaction table (matching per RFC 3261 §17.2.3, timers in a heap), the
+//! seeded RNG for tags, the pending-INVITE budget (overload → 503 + Retry-After) and
+//! the handling of OPTIONS and of methods acd does not serve. It does not own sockets
+//! (`runtime::sip_io`), agents ([`Directory`]) or call routing: INVITEs are handed to the TU as
+//! [`EndpointEvent::Invite`] and answered through [`Endpoint::respond`].
+
+use super::build::build_response;
+use super::check::{verdict, Verdict};
+use super::header::{parse_cseq, parse_name_addr, parse_vias};
+use super::parse::{Framing, HeaderName, Message};
+use super::registrar::{Directory, Registrar, RegistrarConfig, RegistrarEvent};
+use super::txn::{Reliability, TimerConfig, Transaction, TxnEvent, TxnState};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// The transport a message came on or leaves by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// UDP.
+    Udp,
+    /// TCP (the io layer reuses the connection to/from that peer).
+    Tcp,
+}
+
+/// Bytes to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Destination.
+    pub to: SocketAddr,
+    /// Transport.
+    pub transport: Transport,
+    /// The encoded message.
+    pub bytes: Vec<u8>,
+}
+
+/// A server transaction handle given to the TU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TxnId(pub u64);
+
+/// What the endpoint reports upward.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointEvent {
+    /// A registration changed (agent availability for the routing core).
+    Registrar(RegistrarEvent),
+    /// A new INVITE the TU must answer with [`Endpoint::respond`].
+    Invite {
+        /// The server transaction.
+        txn: TxnId,
+        /// The Request-URI user part (the called number), if any.
+        called: Option<String>,
+        /// The raw request.
+        request: Vec<u8>,
+        /// Where it came from.
+        source: SocketAddr,
+    },
+    /// An INVITE transaction ended without an ACK to its final response.
+    NoAck(TxnId),
+}
+
+/// Endpoint settings.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// RFC 3261 T1/T2/T4.
+    pub timers: TimerConfig,
+    /// Registrar settings.
+    pub registrar: RegistrarConfig,
+    /// INVITEs waiting for a TU answer beyond which new INVITEs get 503.
+    pub max_pending_invites: usize,
+    /// The Retry-After (seconds) sent with overload 503s.
+    pub retry_after_secs: u32,
+    /// The Server / User-Agent string.
+    pub server: String,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        EndpointConfig {
+            timers: TimerConfig::default(),
+            registrar: RegistrarConfig::default(),
+            max_pending_invites: 10_000,
+            retry_after_secs: 5,
+            server: "acd".to_owned(),
+        }
+    }
+}
+
+struct ServerTxn {
+    txn: Transaction,
+    key: String,
+    peer: SocketAddr,
+    transport: Transport,
+    /// INVITE only: the request, kept so the TU's answer can be built from it.
+    request: Option<Vec<u8>>,
+    to_tag: String,
+    pending: bool,
+}
+
+/// The methods acd serves (sent in Allow).
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER";
+
+/// The sans-IO SIP endpoint.
+pub struct Endpoint {
+    cfg: EndpointConfig,
+    rng: ChaCha8Rng,
+    registrar: Registrar,
+    txns: HashMap<u64, ServerTxn>,
+    by_key: HashMap<String, u64>,
+    heap: BinaryHeap<Reverse<(Instant, u64)>>,
+    next_id: u64,
+    pending_invites: usize,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<EndpointEvent>,
+}
+
+impl Endpoint {
+    /// A new endpoint; `seed` drives tags and the nonce secret, so runs replay from it.
+    pub fn new(cfg: EndpointConfig, seed: u64, now: Instant) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let secret: [u8; 32] = rng.gen();
+        Endpoint {
+            registrar: Registrar::new(cfg.registrar.clone(), secret, now),
+            cfg,
+            rng,
+            txns: HashMap::new(),
+            by_key: HashMap::new(),
+            heap: BinaryHeap::new(),
+            next_id: 1,
+            pending_invites: 0,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The registrar (bindings, for routing calls to agents).
+    pub fn registrar(&self) -> &Registrar {
+        &self.registrar
+    }
+
+    /// Live server transactions.
+    pub fn transaction_count(&self) -> usize {
+        self.txns.len()
+    }
+
+    /// INVITEs handed to the TU and not yet answered with a final response.
+    pub fn pending_invites(&self) -> usize {
+        self.pending_invites
+    }
+
+    /// Next message to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// Next event for the TU / routing core.
+    pub fn poll_event(&mut self) -> Option<EndpointEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`Endpoint::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let t = self.heap.peek().map(|Reverse((at, _))| *at);
+        match (t, self.registrar.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn tag(&mut self) -> String {
+        let v: u64 = self.rng.gen();
+        let mut s = String::with_capacity(16);
+        let _ = write!(s, "{v:016x}");
+        s
+    }
+
+    /// Handles one UDP datagram.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        src: SocketAddr,
+        buf: &[u8],
+        dir: &dyn Directory,
+    ) {
+        self.handle_framed(now, src, Transport::Udp, buf, Framing::Datagram, dir);
+    }
+
+    /// Handles bytes received on a TCP connection; returns how many were consumed (call again
+    /// with the rest while it returns > 0). Returns `None` when the stream cannot be framed and
+    /// the connection should be closed.
+    pub fn handle_stream(
+        &mut self,
+        now: Instant,
+        src: SocketAddr,
+        buf: &[u8],
+        dir: &dyn Directory,
+    ) -> Option<usize> {
+        let consumed = match super::parse::parse_stream(buf) {
+            Ok(m) => m.consumed,
+            Err(super::parse::ParseError::Incomplete) => return Some(0),
+            Err(super::parse::ParseError::Empty) => return Some(buf.len()),
+            Err(_) => return None,
+        };
+        self.handle_framed(
+            now,
+            src,
+            Transport::Tcp,
+            &buf[..consumed],
+            Framing::Stream,
+            dir,
+        );
+        Some(consumed)
+    }
+
+    fn send(&mut self, to: SocketAddr, transport: Transport, bytes: Vec<u8>) {
+        self.transmits.push_back(Transmit {
+            to,
+            transport,
+            bytes,
+        });
+    }
+
+    fn handle_framed(
+        &mut self,
+        now: Instant,
+        src: SocketAddr,
+        transport: Transport,
+        buf: &[u8],
+        framing: Framing,
+        dir: &dyn Directory,
+    ) {
+        match verdict(buf, framing) {
+            Verdict::Accept(m) => {
+                if m.is_request() {
+                    self.handle_request(
+                        now,
+                        src,
+                        transport,
+                        &m,
+                        &buf[..m.consumed.min(buf.len())],
+                        dir,
+                    );
+                }
+                // Responses: acd has no client transactions on this path yet (B2BUA legs are
+                // future work), so a response here matches nothing and is absorbed.
+            }
+            Verdict::Reject { response, .. } => {
+                let r = stamp_received(response, src);
+                self.send(src, transport, r);
+            }
+            Verdict::Drop(_) | Verdict::NeedMore => {}
+        }
+    }
+
+    fn txn_key(m: &Message<'_>) -> Option<String> {
+        let via = parse_vias(m.header(HeaderName::Via)?).next()?.ok()?;
+        let (_, cseq_method) = parse_cseq(m.header(HeaderName::CSeq)?).ok()?;
+        let method = if cseq_method == "ACK" {
+            "INVITE"
+        } else {
+            cseq_method
+        };
+        let branch = via.branch().unwrap_or("");
+        let mut k = String::with_capacity(64);
+        if branch.starts_with("z9hG4bK") {
+            let _ = write!(k, "{branch}|{}|{:?}|{method}", via.host, via.port);
+        } else {
+            // RFC 2543 peers: match on the dialog-ish identity (§17.2.3 fallback).
+            let from_tag = m
+                .header(HeaderName::From)
+                .and_then(|f| parse_name_addr(f).ok())
+                .and_then(|f| f.tag())
+                .unwrap_or("");
+            let _ = write!(
+                k,
+                "2543|{}|{}|{from_tag}|{}|{method}",
+                m.header(HeaderName::CallId).unwrap_or(""),
+                parse_cseq(m.header(HeaderName::CSeq)?).ok()?.0,
+                m.header(HeaderName::Via).unwrap_or("")
+            );
+        }
+        Some(k)
+    }
+
+    fn handle_request(
+        &mut self,
+        now: Instant,
+        src: SocketAddr,
+        transport: Transport,
+        m: &Message<'_>,
+        raw: &[u8],
+        dir: &dyn Directory,
+    ) {
+        let Some(method) = m.method() else { return };
+        let Some(key) = Self::txn_key(m) else { return };
+        if let Some(&id) = self.by_key.get(&key) {
+            if let Some(st) = self.txns.get_mut(&id) {
+                if method == "ACK" {
+                    st.txn.handle_ack(now);
+                } else {
+                    st.txn.handle_retransmission();
+                }
+                self.flush(now, id);
+            }
+            return;
+        }
+        match method {
+            "ACK" => {} // ACK for a 2xx: dialogs are the TU's; nothing to match here yet.
+            "REGISTER" => {
+                let tag = self.tag();
+                let resp = self.registrar.handle_register(now, m, src, dir, &tag);
+                while let Some(e) = self.registrar.poll_event() {
+                    self.events.push_back(EndpointEvent::Registrar(e));
+                }
+                self.answer_non_invite(now, src, transport, key, resp, tag);
+            }
+            "OPTIONS" => {
+                let tag = self.tag();
+                let resp = build_response(
+                    m,
+                    200,
+                    "OK",
+                    Some(&tag),
+                    &[
+                        ("Allow", ALLOW),
+                        ("Accept", "application/sdp"),
+                        ("Supported", ""),
+                        ("Server", &self.cfg.server),
+                    ],
+                    b"",
+                );
+                self.answer_non_invite(now, src, transport, key, resp, tag);
+            }
+            "INVITE" => {
+                let tag = self.tag();
+                if self.pending_invites >= self.cfg.max_pending_invites {
+                    let ra = self.cfg.retry_after_secs.to_string();
+                    let resp = build_response(
+                        m,
+                        503,
+                        "Service Unavailable",
+                        Some(&tag),
+                        &[("Retry-After", &ra)],
+                        b"",
+                    );
+                    let id = self.new_txn(now, src, transport, key, true, None, tag, false);
+                    self.respond_raw(now, id, 503, resp);
+                    return;
+                }
+                let trying = stamp_received(build_response(m, 100, "Trying", None, &[], b""), src);
+                let raw = raw.to_vec();
+                let id = self.new_txn(now, src, transport, key, true, Some(trying), tag, true);
+                if let Some(st) = self.txns.get_mut(&id) {
+                    st.request = Some(raw.clone());
+                }
+                self.pending_invites += 1;
+                let called = m
+                    .start_uri()
+                    .and_then(|u| super::header::parse_uri(u).ok())
+                    .and_then(|u| u.user.map(str::to_owned));
+                self.events.push_back(EndpointEvent::Invite {
+                    txn: TxnId(id),
+                    called,
+                    request: raw,
+                    source: src,
+                });
+                self.flush(now, id);
+            }
+            "BYE" | "CANCEL" => {
+                let tag = self.tag();
+                let resp = build_response(
+                    m,
+                    481,
+                    "Call/Transaction Does Not Exist",
+                    Some(&tag),
+                    &[],
+                    b"",
+                );
+                self.answer_non_invite(now, src, transport, key, resp, tag);
+            }
+            _ => {
+                let tag = self.tag();
+                let resp = build_response(
+                    m,
+                    501,
+                    "Not Implemented",
+                    Some(&tag),
+                    &[("Allow", ALLOW)],
+                    b"",
+                );
+                self.answer_non_invite(now, src, transport, key, resp, tag);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new_txn(
+        &mut self,
+        _now: Instant,
+        src: SocketAddr,
+        transport: Transport,
+        key: String,
+        invite: bool,
+        trying: Option<Vec<u8>>,
+        to_tag: String,
+        pending: bool,
+    ) -> u64 {
+        let rel = match transport {
+            Transport::Udp => Reliability::Unreliable,
+            Transport::Tcp => Reliability::Reliable,
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        self.by_key.insert(key.clone(), id);
+        self.txns.insert(
+            id,
+            ServerTxn {
+                txn: Transaction::server(invite, trying, rel, self.cfg.timers),
+                key,
+                peer: src,
+                transport,
+                request: None,
+                to_tag,
+                pending,
+            },
+        );
+        id
+    }
+
+    fn answer_non_invite(
+        &mut self,
+        now: Instant,
+        src: SocketAddr,
+        transport: Transport,
+        key: String,
+        resp: Vec<u8>,
+        tag: String,
+    ) {
+        let id = self.new_txn(now, src, transport, key, false, None, tag, false);
+        let code = status_of(&resp);
+        self.respond_raw(now, id, code, resp);
+    }
+
+    fn respond_raw(&mut self, now: Instant, id: u64, code: u16, resp: Vec<u8>) {
+        if let Some(st) = self.txns.get_mut(&id) {
+            let resp = stamp_received(resp, st.peer);
+            st.txn.send_response(now, code, resp);
+        }
+        self.flush(now, id);
+    }
+
+    /// The TU answers an INVITE handed out as [`EndpointEvent::Invite`]. `extra` headers and
+    /// `body` are added; the To tag is the transaction's. Unknown or finished ids are ignored.
+    pub fn respond(
+        &mut self,
+        now: Instant,
+        txn: TxnId,
+        code: u16,
+        reason: &str,
+        extra: &[(&str, &str)],
+        body: &[u8],
+    ) {
+        let Some(st) = self.txns.get_mut(&txn.0) else {
+            return;
+        };
+        let Some(req) = st.request.as_deref() else {
+            return;
+        };
+        let Ok(m) = super::parse::parse(req) else {
+            return;
+        };
+        let tag = if code > 100 {
+            Some(st.to_tag.as_str())
+        } else {
+            None
+        };
+        let resp = build_response(&m, code, reason, tag, extra, body);
+        if code >= 200 && st.pending {
+            st.pending = false;
+            self.pending_invites -= 1;
+        }
+        self.respond_raw(now, txn.0, code, resp);
+    }
+
+    fn flush(&mut self, now: Instant, id: u64) {
+        let Some(st) = self.txns.get_mut(&id) else {
+            return;
+        };
+        while let Some(b) = st.txn.poll_transmit() {
+            self.transmits.push_back(Transmit {
+                to: st.peer,
+                transport: st.transport,
+                bytes: b,
+            });
+        }
+        while let Some(e) = st.txn.poll_event() {
+            if e == TxnEvent::NoAck {
+                self.events.push_back(EndpointEvent::NoAck(TxnId(id)));
+            }
+        }
+        if st.txn.state() == TxnState::Terminated {
+            let st = self.txns.remove(&id);
+            if let Some(st) = st {
+                self.by_key.remove(&st.key);
+                if st.pending {
+                    self.pending_invites -= 1;
+                }
+            }
+        } else if let Some(at) = st.txn.poll_timeout() {
+            let _ = now;
+            self.heap.push(Reverse((at, id)));
+        }
+    }
+
+    /// Fires due transaction timers and binding expiries.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(Reverse((at, id))) = self.heap.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.heap.pop();
+            let due = self
+                .txns
+                .get(&id)
+                .and_then(|st| st.txn.poll_timeout())
+                .is_some_and(|t| t <= now);
+            if due {
+                if let Some(st) = self.txns.get_mut(&id) {
+                    st.txn.handle_timeout(now);
+                }
+                self.flush(now, id);
+            }
+        }
+        if self.registrar.poll_timeout().is_some_and(|t| t <= now) {
+            self.registrar.handle_timeout(now);
+            while let Some(e) = self.registrar.poll_event() {
+                self.events.push_back(EndpointEvent::Registrar(e));
+            }
+        }
+    }
+}
+
+fn status_of(resp: &[u8]) -> u16 {
+    resp.get(8..11)
+        .and_then(|d| std::str::from_utf8(d).ok())
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(500)
+}
+
+/// RFC 3581 / RFC 3261 §18.2.1: record where the request really came from in the top Via of
+/// the response (`received=`, and `rport=` when the client asked for it).
+pub fn stamp_received(resp: Vec<u8>, src: SocketAddr) -> Vec<u8> {
+    let Some(start) = find(&resp, b"\r\nVia: ") else {
+        return resp;
+    };
+    let vstart = start + 7;
+    let Some(len) = find(&resp[vstart..], b"\r\n") else {
+        return resp;
+    };
+    let value = match std::str::from_utf8(&resp[vstart..vstart + len]) {
+        Ok(v) => v,
+        Err(_) => return resp,
+    };
+    // Only the first element of a comma list is ours to stamp.
+    let first_len = value.find(',').unwrap_or(value.len());
+    let first = &value[..first_len];
+    let Some(Ok(via)) = parse_vias(first).next() else {
+        return resp;
+    };
+    let ip = src.ip().to_string();
+    let host = via.host.trim_start_matches('[').trim_end_matches(']');
+    let mut stamped = String::with_capacity(first.len() + 40);
+    let rport_valueless = via.param("rport") == Some(None);
+    if rport_valueless {
+        // Replace the valueless rport with rport=<port>.
+        let mut done = false;
+        for (i, p) in first.split(';').enumerate() {
+            if i > 0 {
+                stamped.push(';');
+            }
+            if !done && p.trim().eq_ignore_ascii_case("rport") {
+                let _ = write!(stamped, "rport={}", src.port());
+                done = true;
+            } else {
+                stamped.push_str(p);
+            }
+        }
+    } else {
+        stamped.push_str(first);
+    }
+    if (host != ip || rport_valueless) && via.param("received").is_none() {
+        let _ = write!(stamped, ";received={ip}");
+    }
+    if stamped == first {
+        return resp;
+    }
+    let mut out = Vec::with_capacity(resp.len() + 40);
+    out.extend_from_slice(&resp[..vstart]);
+    out.extend_from_slice(stamped.as_bytes());
+    out.extend_from_slice(&resp[vstart + first_len..]);
+    out
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::parse::{parse, StartLine};
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    fn src() -> SocketAddr {
+        "127.0.0.1:5070".parse().unwrap()
+    }
+
+    fn invite(branch: &str) -> Vec<u8> {
+        format!(
+            "INVITE sip:500@acd SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK{branch}\r\n\
+             From: <sip:c@x>;tag=1\r\nTo: <sip:500@acd>\r\nCall-ID: {branch}\r\nCSeq: 1 INVITE\r\n\
+             Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn codes(ep: &mut Endpoint) -> Vec<u16> {
+        let mut v = Vec::new();
+        while let Some(t) = ep.poll_transmit() {
+            let m = parse(&t.bytes).unwrap();
+            if let StartLine::Response { code, .. } = m.start {
+                v.push(code.parse().unwrap());
+            }
+        }
+        v
+    }
+
+    fn dir() -> HashMap<String, crate::sip::registrar::SipAgent> {
+        HashMap::new()
+    }
+
+    #[test]
+    fn invite_is_answered_100_and_handed_to_the_tu() {
+        let now = Instant::now();
+        let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
+        ep.handle_datagram(now, src(), &invite("a"), &dir());
+        assert_eq!(codes(&mut ep), vec![100]);
+        let Some(EndpointEvent::Invite { txn, called, .. }) = ep.poll_event() else {
+            panic!("no invite event")
+        };
+        assert_eq!(called.as_deref(), Some("500"));
+        assert_eq!(ep.pending_invites(), 1);
+        ep.respond(now, txn, 486, "Busy Here", &[], b"");
+        assert_eq!(codes(&mut ep), vec![486]);
+        assert_eq!(ep.pending_invites(), 0);
+    }
+
+    #[test]
+    fn retransmitted_invite_is_absorbed_not_handed_up_twice() {
+        let now = Instant::now();
+        let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
+        ep.handle_datagram(now, src(), &invite("a"), &dir());
+        ep.handle_datagram(
+            now + Duration::from_millis(500),
+            src(),
+            &invite("a"),
+            &dir(),
+        );
+        assert_eq!(codes(&mut ep), vec![100, 100]);
+        assert!(matches!(
+            ep.poll_event(),
+            Some(EndpointEvent::Invite { .. })
+        ));
+        assert_eq!(ep.poll_event(), None);
+    }
+
+    #[test]
+    fn saturated_pending_invites_get_503_with_retry_after() {
+        let now = Instant::now();
+        let cfg = EndpointConfig {
+            max_pending_invites: 1,
+            ..EndpointConfig::default()
+        };
+        let mut ep = Endpoint::new(cfg, 1, now);
+        ep.handle_datagram(now, src(), &invite("a"), &dir());
+        ep.handle_datagram(now, src(), &invite("b"), &dir());
+        let mut out = Vec::new();
+        while let Some(t) = ep.poll_transmit() {
+            out.push(t.bytes);
+        }
+        let last = parse(out.last().unwrap()).unwrap();
+        assert!(matches!(
+            last.start,
+            StartLine::Response { code: "503", .. }
+        ));
+        assert_eq!(last.other_header("Retry-After"), Some("5"));
+        // The call already accepted is untouched: still pending for the TU.
+        assert_eq!(ep.pending_invites(), 1);
+    }
+
+    #[test]
+    fn final_to_invite_is_retransmitted_until_ack_in_virtual_time() {
+        let now = Instant::now();
+        let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
+        ep.handle_datagram(now, src(), &invite("a"), &dir());
+        let Some(EndpointEvent::Invite { txn, .. }) = ep.poll_event() else {
+            panic!()
+        };
+        ep.respond(now, txn, 480, "Temporarily Unavailable", &[], b"");
+        codes(&mut ep);
+        let t1 = ep.poll_timeout().unwrap();
+        ep.handle_timeout(t1);
+        assert_eq!(codes(&mut ep), vec![480], "timer G retransmits");
+        let ack = String::from_utf8(invite("a"))
+            .unwrap()
+            .replace("INVITE sip", "ACK sip")
+            .replace("1 INVITE", "1 ACK");
+        ep.handle_datagram(t1, src(), ack.as_bytes(), &dir());
+        assert_eq!(
+            ep.transaction_count(),
+            1,
+            "confirmed, absorbing ACKs for timer I"
+        );
+        while let Some(t) = ep.poll_timeout() {
+            ep.handle_timeout(t);
+        }
+        assert_eq!(
+            codes(&mut ep),
+            Vec::<u16>::new(),
+            "no retransmission after the ACK"
+        );
+        assert_eq!(ep.transaction_count(), 0);
+    }
+
+    #[test]
+    fn unknown_method_gets_501_with_allow() {
+        let now = Instant::now();
+        let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
+        let m = String::from_utf8(invite("x"))
+            .unwrap()
+            .replace("INVITE", "PUBLISH");
+        ep.handle_datagram(now, src(), m.as_bytes(), &dir());
+        let t = ep.poll_transmit().unwrap();
+        let r = parse(&t.bytes).unwrap();
+        assert!(matches!(r.start, StartLine::Response { code: "501", .. }));
+        assert_eq!(r.header(HeaderName::Allow), Some(ALLOW));
+    }
+
+    #[test]
+    fn same_seed_gives_same_tags() {
+        let now = Instant::now();
+        let run = || {
+            let mut ep = Endpoint::new(EndpointConfig::default(), 42, now);
+            let m = String::from_utf8(invite("x"))
+                .unwrap()
+                .replace("INVITE", "OPTIONS");
+            ep.handle_datagram(now, src(), m.as_bytes(), &dir());
+            ep.poll_transmit().unwrap().bytes
+        };
+        assert_eq!(run(), run());
+    }
+
+    #[test]
+    fn received_is_added_when_the_source_differs_from_sent_by() {
+        let resp = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKx\r\nContent-Length: 0\r\n\r\n".to_vec();
+        let out = stamp_received(resp, "192.0.2.7:4000".parse().unwrap());
+        let m = parse(&out).unwrap();
+        assert_eq!(
+            m.header(HeaderName::Via),
+            Some("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKx;received=192.0.2.7")
+        );
+    }
+}
