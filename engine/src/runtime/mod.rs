@@ -4,6 +4,11 @@
 //! - [`router_task`]: the one owner thread of the routing core, with its command channel,
 //!   output fan-out and published statistics.
 //! - [`sip_io`]: the SIP UDP/TCP listeners and the task that owns the SIP endpoint.
+//! - [`engine`]: starts and stops the admin service, the router task and the feed together.
+//! - [`feed`]: converts the admin model into router settings and keeps the router in step with
+//!   every admin change.
 
+pub mod engine;
+pub mod feed;
 pub mod router_task;
 pub mod sip_io;

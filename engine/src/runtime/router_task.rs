@@ -210,7 +210,7 @@ impl RouterTask {
     }
 }
 
-fn apply(router: &mut Router, now: Time, cmd: Command) -> Result<(), RouterError> {
+pub(crate) fn apply(router: &mut Router, now: Time, cmd: Command) -> Result<(), RouterError> {
     match cmd {
         Command::AgentSettings(a, s) => router.handle_agent_settings(now, a, s),
         Command::QueueSettings(q, s) => router.handle_queue_settings(now, q, s),
