@@ -15,6 +15,7 @@ pub mod endpoint;
 pub mod header;
 pub mod parse;
 pub mod registrar;
+pub mod sdp;
 pub mod txn;
 
 pub use check::{verdict, DropReason, Invalid, Verdict};
