@@ -61,7 +61,7 @@ fn trim_lws(s: &str) -> &str {
 
 /// Splits `s` at top-level occurrences of `sep`, ignoring separators inside quoted strings and
 /// `<...>`.
-fn split_top(s: &str, sep: u8) -> impl Iterator<Item = &str> {
+pub(crate) fn split_top(s: &str, sep: u8) -> impl Iterator<Item = &str> {
     let b = s.as_bytes();
     let mut start = 0;
     let mut i = 0;

@@ -10,6 +10,7 @@
 
 pub mod build;
 pub mod check;
+pub mod dialog;
 pub mod digest;
 pub mod endpoint;
 pub mod header;
