@@ -1,1 +1,3 @@
 //! Shared fixtures for the criterion benches.
+
+pub mod router_fixture;

@@ -41,7 +41,7 @@ const NONE: u32 = u32::MAX;
 
 /// How many agents with an equal strategy key are compared on skill score before giving up:
 /// bounds the cost of "best qualified wins ties" when many agents tie (e.g. all just logged in).
-const TIE_WINDOW: usize = 16;
+const TIE_WINDOW: usize = 8;
 
 /// A multiply-rotate hasher for the small integer ids: SipHash's DoS resistance buys nothing
 /// for ids the engine allocates itself, and costs on every decision.
@@ -199,6 +199,9 @@ pub struct Router {
     /// Thread id -> (agent slot, answered interactions of that thread the agent holds).
     threads: IdMap<u64, (u32, u32)>,
     timers: BinaryHeap<Reverse<(Time, u64, Timer)>>,
+    /// Ring timers by ring-timeout duration. One duration's deadlines arrive in order (time
+    /// never goes back), so a FIFO per duration replaces a heap push and pop per offer.
+    ring_fifos: Vec<(u64, VecDeque<(Time, u64, Timer)>)>,
     timer_seq: u64,
     out: VecDeque<Output>,
     next_seq: u64,
@@ -278,6 +281,7 @@ impl Router {
             ix_slots: IdMap::default(),
             threads: IdMap::default(),
             timers: BinaryHeap::new(),
+            ring_fifos: Vec::new(),
             timer_seq: 0,
             out: VecDeque::with_capacity(1024),
             next_seq: 0,
@@ -306,7 +310,12 @@ impl Router {
     ///
     /// May name a timer that has since been voided; handling it is then a no-op.
     pub fn poll_timeout(&self) -> Option<Time> {
-        self.timers.peek().map(|Reverse((at, _, _))| *at)
+        let heap = self.timers.peek().map(|Reverse((at, _, _))| *at);
+        self.ring_fifos
+            .iter()
+            .filter_map(|(_, q)| q.front().map(|e| e.0))
+            .chain(heap)
+            .min()
     }
 
     /// How many offers the router has made (one per agent rung): the routing decisions count.
@@ -450,7 +459,7 @@ impl Router {
             .collect();
         for i in waiting {
             if self.ixs[i as usize].state == IxState::Waiting {
-                self.try_match_ix(now, i);
+                self.try_match_ix(now, i, true);
             }
         }
         Ok(())
@@ -850,7 +859,8 @@ impl Router {
             st.completed += 1;
             st.handle_sum += talk;
         }
-        self.release(now, a, i, true);
+        // Counters and wrap-up first, so the release below re-keys the agent's index entries
+        // once, with the new idle time / handled count / talk time.
         let agent = &mut self.agents[a as usize];
         agent.handled += 1;
         agent.talk_ms += talk;
@@ -862,21 +872,41 @@ impl Router {
                 self.push_timer(until, Timer::WrapUp { agent: a });
             }
         }
+        self.release(now, a, i, true);
         self.end(now, i, EndReason::Completed);
-        self.reindex(a);
-        self.refresh_state(now, a);
         self.match_agent(now, a);
         Ok(())
     }
 
     /// Fires every timer due at `now`.
+    ///
+    /// `now` must never go back between calls.
     pub fn handle_timeout(&mut self, now: Time) {
-        while let Some(&Reverse((at, _, timer))) = self.timers.peek() {
+        loop {
+            // The earliest (deadline, sequence) among the heap and the ring FIFOs.
+            let mut best = self
+                .timers
+                .peek()
+                .map(|&Reverse((at, seq, _))| (at, seq, usize::MAX));
+            for (j, (_, q)) in self.ring_fifos.iter().enumerate() {
+                if let Some(&(at, seq, _)) = q.front() {
+                    if best.is_none_or(|b| (at, seq) < (b.0, b.1)) {
+                        best = Some((at, seq, j));
+                    }
+                }
+            }
+            let Some((at, _, src)) = best else { break };
             if at > now {
                 break;
             }
-            self.timers.pop();
-            self.fire(now, at, timer);
+            let timer = if src == usize::MAX {
+                self.timers.pop().map(|Reverse(e)| e.2)
+            } else {
+                self.ring_fifos[src].1.pop_front().map(|e| e.2)
+            };
+            if let Some(timer) = timer {
+                self.fire(now, at, timer);
+            }
         }
     }
 
@@ -885,6 +915,23 @@ impl Router {
     fn push_timer(&mut self, at: Time, t: Timer) {
         self.timer_seq += 1;
         self.timers.push(Reverse((at, self.timer_seq, t)));
+    }
+
+    /// Most ring-timeout durations kept as FIFOs; more distinct durations use the heap, so
+    /// the per-timer cost of scanning FIFO heads stays bounded.
+    const MAX_RING_FIFOS: usize = 16;
+
+    fn push_ring_timer(&mut self, duration: u64, at: Time, t: Timer) {
+        let j = match self.ring_fifos.iter().position(|(d, _)| *d == duration) {
+            Some(j) => j,
+            None if self.ring_fifos.len() < Self::MAX_RING_FIFOS => {
+                self.ring_fifos.push((duration, VecDeque::new()));
+                self.ring_fifos.len() - 1
+            }
+            None => return self.push_timer(at, t),
+        };
+        self.timer_seq += 1;
+        self.ring_fifos[j].1.push_back((at, self.timer_seq, t));
     }
 
     fn fire(&mut self, now: Time, at: Time, t: Timer) {
@@ -931,7 +978,7 @@ impl Router {
                         self.push_timer(next, Timer::Relax { ix, gen });
                     }
                     if waiting {
-                        self.try_match_ix(now, ix);
+                        self.try_match_ix(now, ix, true);
                     }
                 }
             }
@@ -1097,10 +1144,18 @@ impl Router {
             return;
         }
         self.admit(now, i, qs);
+        self.wait_or_match(now, i);
+    }
+
+    /// Matches `i` at once if an agent is ready, else puts it in its queue's line. Matching
+    /// first spares the line an insert and a remove for the common case.
+    fn wait_or_match(&mut self, now: Time, i: u32) {
         self.ixs[i as usize].state = IxState::Waiting;
-        let key = self.wait_key(i);
-        self.queues[qs as usize].waiting.insert(key);
-        self.try_match_ix(now, i);
+        if !self.try_match_ix(now, i, false) {
+            let key = self.wait_key(i);
+            let qs = self.ixs[i as usize].queue;
+            self.queues[qs as usize].waiting.insert(key);
+        }
     }
 
     fn overflow(&mut self, now: Time, i: u32, from: u32, cause: OverflowCause, to: OverflowTarget) {
@@ -1173,7 +1228,7 @@ impl Router {
         x.state = IxState::Offered;
         let at = now + timeout;
         x.ring_deadline = Some(at);
-        self.push_timer(at, Timer::Ring { ix: i, round });
+        self.push_ring_timer(timeout, at, Timer::Ring { ix: i, round });
     }
 
     /// Reserves `a` for `i` and emits the offer. The reservation (held count, index removal)
@@ -1299,12 +1354,7 @@ impl Router {
             let target = self.queues[qs as usize].s.on_max_wait;
             self.overflow(now, i, qs, OverflowCause::MaxWait, target);
         } else {
-            x.state = IxState::Waiting;
-            let key = self.wait_key(i);
-            self.queues[self.ixs[i as usize].queue as usize]
-                .waiting
-                .insert(key);
-            self.try_match_ix(now, i);
+            self.wait_or_match(now, i);
         }
     }
 
@@ -1412,8 +1462,9 @@ impl Router {
         self.out.push_back(Output::Store(record));
     }
 
-    /// Looks for agents for the waiting interaction `i`; offers if found.
-    fn try_match_ix(&mut self, now: Time, i: u32) -> bool {
+    /// Looks for agents for the waiting interaction `i` (in its queue's line if `in_line`);
+    /// offers if found.
+    fn try_match_ix(&mut self, now: Time, i: u32, in_line: bool) -> bool {
         let x = &self.ixs[i as usize];
         let qs = x.queue;
         let q = &self.queues[qs as usize];
@@ -1431,7 +1482,9 @@ impl Router {
             if found {
                 let key = self.wait_key(i);
                 let q = &mut self.queues[qs as usize];
-                q.waiting.remove(&key);
+                if in_line {
+                    q.waiting.remove(&key);
+                }
                 let timeout = q.s.ring_timeout_ms;
                 self.start_round(now, i, timeout, true);
                 for &a in &picked {
@@ -1467,16 +1520,18 @@ impl Router {
         let Some((key, _)) = best else {
             return false;
         };
-        self.take_waiting(now, i, key.3);
+        self.take_waiting(now, i, key.3, in_line);
         true
     }
 
     /// Offers the waiting `i` to `a` alone (non ring-all queues).
-    fn take_waiting(&mut self, now: Time, i: u32, a: u32) {
+    fn take_waiting(&mut self, now: Time, i: u32, a: u32, in_line: bool) {
         let key = self.wait_key(i);
         let qs = self.ixs[i as usize].queue;
         let q = &mut self.queues[qs as usize];
-        q.waiting.remove(&key);
+        if in_line {
+            q.waiting.remove(&key);
+        }
         if q.s.strategy == Strategy::RoundRobin {
             if let Some(m) = self.agents[a as usize]
                 .mships
@@ -1522,11 +1577,11 @@ impl Router {
             match found {
                 None => break,
                 Some((i, true)) => {
-                    if !self.try_match_ix(now, i) {
+                    if !self.try_match_ix(now, i, true) {
                         break;
                     }
                 }
-                Some((i, false)) => self.take_waiting(now, i, a),
+                Some((i, false)) => self.take_waiting(now, i, a, true),
             }
         }
     }
