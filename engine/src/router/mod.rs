@@ -68,10 +68,16 @@ type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 type AgentKey = (u32, u64, u32, u32);
 /// Waiting-line key: (255 - priority, arrival sequence, interaction slot). Smallest first.
 type WaitKey = (u8, u64, u32);
+/// A scheduled timer: (deadline, sequence for stable order, what).
+type TimerEntry = (Time, u64, Timer);
 
 #[derive(Debug, Clone, Copy)]
 struct AgentMship {
     queue: u32,
+    /// Copies of the queue's channel and strategy, so re-keying an agent does not touch the
+    /// queue (a cache miss per membership) unless an index entry really changes.
+    channel: Channel,
+    strategy: Strategy,
     penalty: u32,
     order: u32,
     tier: u8,
@@ -190,6 +196,8 @@ pub struct Router {
     max_hops: u8,
     rng: ChaCha8Rng,
     agents: Vec<Agent>,
+    /// Per agent slot, parallel to `agents`.
+    skill_rows: Vec<SkillRow>,
     agent_slots: IdMap<AgentId, u32>,
     queues: Vec<Queue>,
     queue_slots: IdMap<QueueId, u32>,
@@ -198,10 +206,11 @@ pub struct Router {
     ix_slots: IdMap<InteractionId, u32>,
     /// Thread id -> (agent slot, answered interactions of that thread the agent holds).
     threads: IdMap<u64, (u32, u32)>,
-    timers: BinaryHeap<Reverse<(Time, u64, Timer)>>,
-    /// Ring timers by ring-timeout duration. One duration's deadlines arrive in order (time
-    /// never goes back), so a FIFO per duration replaces a heap push and pop per offer.
-    ring_fifos: Vec<(u64, VecDeque<(Time, u64, Timer)>)>,
+    timers: BinaryHeap<Reverse<TimerEntry>>,
+    /// Timers of the form `now + fixed duration` (ring timeout, max wait, first relax step),
+    /// one FIFO per (kind, duration) class: deadlines of one class arrive in order (time never
+    /// goes back), so a FIFO replaces a heap push and pop per timer.
+    ring_fifos: Vec<(u64, VecDeque<TimerEntry>)>,
     timer_seq: u64,
     out: VecDeque<Output>,
     next_seq: u64,
@@ -240,13 +249,48 @@ fn cap_left(v: &AgentView, ch: Channel, queue_routed: bool, cross: CrossChannelR
         && v.held[Channel::Voice.index()] > 0)
 }
 
+/// An agent's first skills, kept in a dense table apart from the (large) agent records so a
+/// candidate check during a scan touches one small row instead of two scattered allocations.
+#[derive(Debug, Clone, Copy, Default)]
+struct SkillRow {
+    ids: [u64; SkillRow::INLINE],
+    levels: [SkillLevel; SkillRow::INLINE],
+    len: u8,
+    /// The agent has more skills than fit; look them up in its settings.
+    spill: bool,
+}
+
+impl SkillRow {
+    const INLINE: usize = 6;
+
+    fn new(skills: &[(SkillId, SkillLevel)]) -> SkillRow {
+        let mut row = SkillRow::default();
+        for (j, &(id, level)) in skills.iter().take(Self::INLINE).enumerate() {
+            row.ids[j] = id.0;
+            row.levels[j] = level;
+        }
+        row.len = skills.len().min(Self::INLINE) as u8;
+        row.spill = skills.len() > Self::INLINE;
+        row
+    }
+
+    fn level(&self, skill: SkillId, spilled: &[(SkillId, SkillLevel)]) -> Option<SkillLevel> {
+        let n = usize::from(self.len);
+        match self.ids[..n].iter().position(|&id| id == skill.0) {
+            Some(j) => Some(self.levels[j]),
+            None if self.spill => spilled.iter().find(|s| s.0 == skill).map(|s| s.1),
+            None => None,
+        }
+    }
+}
+
 /// The agent's skill score for `reqs` (sum of levels), or `None` if a requirement fails.
-fn qualifies(skills: &[(SkillId, SkillLevel)], reqs: &SkillReqs, lower: SkillLevel) -> Option<u32> {
+fn qualifies(row: &SkillRow, agent: &Agent, reqs: &SkillReqs, lower: SkillLevel) -> Option<u32> {
     let mut score = 0u32;
     for &(skill, min) in reqs.as_slice() {
         let need = min.saturating_sub(lower);
-        match skills.iter().find(|s| s.0 == skill) {
-            Some(&(_, level)) if level >= need => score += u32::from(level),
+        match row.level(skill, &agent.s.skills) {
+            Some(level) if level >= need => score += u32::from(level),
             None if need == 0 => {}
             _ => return None,
         }
@@ -273,6 +317,7 @@ impl Router {
             max_hops: config.max_overflow_hops,
             rng: ChaCha8Rng::seed_from_u64(seed),
             agents: Vec::with_capacity(config.agents.len()),
+            skill_rows: Vec::with_capacity(config.agents.len()),
             agent_slots: IdMap::default(),
             queues: Vec::with_capacity(config.queues.len()),
             queue_slots: IdMap::default(),
@@ -446,7 +491,17 @@ impl Router {
         self.queues[qs as usize].s = s;
         // Strategy, channel or priority may have changed: rebuild this queue's index entries.
         let members = std::mem::take(&mut self.queues[qs as usize].members);
+        let (channel, strategy) = {
+            let s = &self.queues[qs as usize].s;
+            (s.channel, s.strategy)
+        };
         for &a in &members {
+            for m in self.agents[a as usize].mships.iter_mut() {
+                if m.queue == qs {
+                    m.channel = channel;
+                    m.strategy = strategy;
+                }
+            }
             self.unindex_queue(a, qs);
             self.sort_mships(a);
             self.reindex(a);
@@ -507,6 +562,7 @@ impl Router {
                     mships: Vec::new(),
                 });
                 self.agent_slots.insert(id, a);
+                self.skill_rows.push(SkillRow::default());
                 a
             }
         };
@@ -514,6 +570,7 @@ impl Router {
         skills.sort_unstable();
         let agent = &mut self.agents[a as usize];
         agent.s = s;
+        self.skill_rows[a as usize] = SkillRow::new(&skills);
         agent.s.skills = skills;
         let mships: Vec<AgentMship> = agent
             .s
@@ -521,6 +578,8 @@ impl Router {
             .iter()
             .map(|m| AgentMship {
                 queue: self.queue_slots[&m.queue],
+                channel: self.queues[self.queue_slots[&m.queue] as usize].s.channel,
+                strategy: self.queues[self.queue_slots[&m.queue] as usize].s.strategy,
                 penalty: m.penalty,
                 order: m.order,
                 tier: m.tier,
@@ -917,15 +976,17 @@ impl Router {
         self.timers.push(Reverse((at, self.timer_seq, t)));
     }
 
-    /// Most ring-timeout durations kept as FIFOs; more distinct durations use the heap, so
-    /// the per-timer cost of scanning FIFO heads stays bounded.
-    const MAX_RING_FIFOS: usize = 16;
+    /// Most timer classes kept as FIFOs; more distinct classes use the heap, so the
+    /// per-timer cost of scanning FIFO heads stays bounded.
+    const MAX_FIFOS: usize = 16;
 
-    fn push_ring_timer(&mut self, duration: u64, at: Time, t: Timer) {
-        let j = match self.ring_fifos.iter().position(|(d, _)| *d == duration) {
+    /// Schedules a timer whose deadline is `now + d` for a `d` fixed by `class`: such
+    /// deadlines arrive in order, so a FIFO per class replaces a heap push and pop.
+    fn push_fifo_timer(&mut self, class: u64, at: Time, t: Timer) {
+        let j = match self.ring_fifos.iter().position(|(d, _)| *d == class) {
             Some(j) => j,
-            None if self.ring_fifos.len() < Self::MAX_RING_FIFOS => {
-                self.ring_fifos.push((duration, VecDeque::new()));
+            None if self.ring_fifos.len() < Self::MAX_FIFOS => {
+                self.ring_fifos.push((class, VecDeque::new()));
                 self.ring_fifos.len() - 1
             }
             None => return self.push_timer(at, t),
@@ -1120,11 +1181,12 @@ impl Router {
         x.max_wait_at = q.s.max_wait_ms.map(|w| now + w);
         x.relax_at = q.s.relax_steps.first().map(|s| now + s.after_ms);
         let (gen, max_wait_at, relax_at) = (x.gen, x.max_wait_at, x.relax_at);
+        // Both are `now + a per-queue constant`: FIFO classes, like ring timers.
         if let Some(at) = max_wait_at {
-            self.push_timer(at, Timer::MaxWait { ix: i, gen });
+            self.push_fifo_timer((1 << 62) | (at - now), at, Timer::MaxWait { ix: i, gen });
         }
         if let Some(at) = relax_at {
-            self.push_timer(at, Timer::Relax { ix: i, gen });
+            self.push_fifo_timer((2 << 62) | (at - now), at, Timer::Relax { ix: i, gen });
         }
     }
 
@@ -1228,7 +1290,7 @@ impl Router {
         x.state = IxState::Offered;
         let at = now + timeout;
         x.ring_deadline = Some(at);
-        self.push_ring_timer(timeout, at, Timer::Ring { ix: i, round });
+        self.push_fifo_timer(timeout, at, Timer::Ring { ix: i, round });
     }
 
     /// Reserves `a` for `i` and emits the offer. The reservation (held count, index removal)
@@ -1474,7 +1536,8 @@ impl Router {
             let agents = &self.agents;
             let xfer = if x.is_transfer { Some(&q.xfer) } else { None };
             for k in q.ready.iter().chain(xfer.into_iter().flatten()) {
-                if qualifies(&agents[k.3 as usize].s.skills, &x.reqs, lower).is_some() {
+                let a = k.3 as usize;
+                if qualifies(&self.skill_rows[a], &agents[a], &x.reqs, lower).is_some() {
                     picked.push(k.3);
                 }
             }
@@ -1496,20 +1559,21 @@ impl Router {
             return found;
         }
         let agents = &self.agents;
+        let rows = &self.skill_rows;
         let best = if q.s.strategy == Strategy::RoundRobin {
             let from = (0u32, q.rr_cursor + 1, 0u32, 0u32);
-            let after = scan(q.ready.range(from..), agents, x, lower)
-                .or_else(|| scan(q.ready.range(..from), agents, x, lower));
+            let after = scan(q.ready.range(from..), rows, agents, x, lower)
+                .or_else(|| scan(q.ready.range(..from), rows, agents, x, lower));
             if x.is_transfer && after.is_none() {
-                scan(q.xfer.range(from..), agents, x, lower)
-                    .or_else(|| scan(q.xfer.range(..from), agents, x, lower))
+                scan(q.xfer.range(from..), rows, agents, x, lower)
+                    .or_else(|| scan(q.xfer.range(..from), rows, agents, x, lower))
             } else {
                 after
             }
         } else {
-            let ready = scan(q.ready.iter(), agents, x, lower);
+            let ready = scan(q.ready.iter(), rows, agents, x, lower);
             if x.is_transfer {
-                match (ready, scan(q.xfer.iter(), agents, x, lower)) {
+                match (ready, scan(q.xfer.iter(), rows, agents, x, lower)) {
                     (Some(r), Some(p)) => Some(if p.0 < r.0 { p } else { r }),
                     (r, p) => r.or(p),
                 }
@@ -1565,7 +1629,7 @@ impl Router {
                         continue;
                     }
                     let lower = relax_lower(&q.s, x.relax_stage);
-                    if qualifies(&ag.s.skills, &x.reqs, lower).is_some() {
+                    if qualifies(&self.skill_rows[a as usize], ag, &x.reqs, lower).is_some() {
                         found = Some((k.2, q.s.strategy == Strategy::RingAll));
                         break;
                     }
@@ -1597,11 +1661,10 @@ impl Router {
             ..
         } = self;
         for m in agents[a as usize].mships.iter_mut() {
-            let q = &mut queues[m.queue as usize];
-            let ok = v.base && cap_left(&v, q.s.channel, true, *cross);
+            let ok = v.base && cap_left(&v, m.channel, true, *cross);
             let want_ready = ok && !v.paused;
             let want_xfer = ok && v.paused && v.takes_transfers;
-            let (penalty, primary) = match q.s.strategy {
+            let (penalty, primary) = match m.strategy {
                 Strategy::LongestIdle | Strategy::RingAll => (m.penalty, v.last_end),
                 Strategy::FewestInteractions => (m.penalty, v.handled),
                 Strategy::LeastTalkTime => (m.penalty, v.talk_ms),
@@ -1610,8 +1673,16 @@ impl Router {
                 // Drawn once per entry into the index, below.
                 Strategy::Random => (m.penalty, 0),
             };
-            let random = q.s.strategy == Strategy::Random;
+            let random = m.strategy == Strategy::Random;
             let key = (penalty, primary, v.tie, v.slot);
+            let unchanged = |slot: Option<AgentKey>, want: bool| match slot {
+                Some(old) => want && (old == key || random),
+                None => !want,
+            };
+            if unchanged(m.ready, want_ready) && unchanged(m.xfer, want_xfer) {
+                continue;
+            }
+            let q = &mut queues[m.queue as usize];
             update_entry(&mut m.ready, &mut q.ready, want_ready, key, random, rng);
             update_entry(&mut m.xfer, &mut q.xfer, want_xfer, key, random, rng);
         }
@@ -1680,6 +1751,7 @@ fn update_entry(
 /// the one with the best skill score wins (bounded by [`TIE_WINDOW`]).
 fn scan<'a>(
     it: impl Iterator<Item = &'a AgentKey>,
+    rows: &[SkillRow],
     agents: &[Agent],
     x: &Ix,
     lower: SkillLevel,
@@ -1694,7 +1766,8 @@ fn scan<'a>(
             }
             window += 1;
         }
-        if let Some(score) = qualifies(&agents[k.3 as usize].s.skills, &x.reqs, lower) {
+        let a = k.3 as usize;
+        if let Some(score) = qualifies(&rows[a], &agents[a], &x.reqs, lower) {
             if best.is_none_or(|(_, s)| score > s) {
                 best = Some((*k, score));
             }

@@ -1225,3 +1225,18 @@ fn every_agent_state_change_is_emitted_for_storage() {
         at: s.now
     })));
 }
+
+#[test]
+fn agent_with_many_skills_qualifies_on_a_late_listed_skill() {
+    let a = AgentSettings {
+        skills: (1..=9)
+            .map(|k| (SkillId(k), 50))
+            .chain([(SALES, 90)])
+            .collect(),
+        ..member_of(&[Q1])
+    };
+    let mut s = Sim::new(config(vec![(Q1, voice_queue())], vec![(A1, a)]));
+    s.login(A1);
+    s.arrive(needs_sales(1, 80));
+    assert_eq!(s.offers(), vec![(1, A1)]);
+}
