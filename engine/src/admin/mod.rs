@@ -463,6 +463,12 @@ impl Admin {
         self.rng.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Hashes a password; the RNG lock is held only to draw the salt, so hashes run in parallel.
+    fn hash(&self, password: &str) -> String {
+        let salt = secrets::salt(&mut *self.rng());
+        secrets::hash_password(self.hash_cost, password, salt)
+    }
+
     fn put<T: Serialize>(&self, ks: &str, key: &[u8], value: &T) -> Result<(), AdminError> {
         let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
             keyspace: ks.to_owned(),
@@ -544,10 +550,7 @@ impl Admin {
         }
         e.into_result()?;
 
-        let password_hash = input.password.as_deref().map(|pw| {
-            let mut rng = self.rng();
-            secrets::hash_password(self.hash_cost, pw, &mut *rng)
-        });
+        let password_hash = input.password.as_deref().map(|pw| self.hash(pw));
         let (sip_password, generated) = match input.sip_password {
             Some(pw) => (pw, None),
             None => {
@@ -828,7 +831,7 @@ impl Admin {
     pub fn set_password(&self, id: AgentId, password: &str) -> Result<Agent, AdminError> {
         let username = self.agent(id)?.username;
         self.check_password_policy(&username, password)?;
-        let hash = secrets::hash_password(self.hash_cost, password, &mut *self.rng());
+        let hash = self.hash(password);
         self.modify_agent(id, |_, s| {
             s.password_hash = Some(hash);
             s.agent.has_password = true;
@@ -879,7 +882,7 @@ impl Admin {
             ));
         }
         self.check_password_policy(&username, new)?;
-        let hash = secrets::hash_password(self.hash_cost, new, &mut *self.rng());
+        let hash = self.hash(new);
         self.modify_agent(id, |_, s| {
             s.password_hash = Some(hash);
             s.agent.has_password = true;

@@ -39,12 +39,18 @@ impl HashCost {
     }
 }
 
-/// Hashes `password` with argon2id and a random salt into a PHC string.
-pub(crate) fn hash_password(cost: HashCost, password: &str, rng: &mut impl RngCore) -> String {
-    let params =
-        Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None).unwrap_or_default();
+/// A random 16-byte salt.
+pub(crate) fn salt(rng: &mut impl RngCore) -> [u8; 16] {
     let mut salt = [0u8; 16];
     rng.fill_bytes(&mut salt);
+    salt
+}
+
+/// Hashes `password` with argon2id and `salt` into a PHC string. Slow on purpose: call it
+/// without holding any lock.
+pub(crate) fn hash_password(cost: HashCost, password: &str, salt: [u8; 16]) -> String {
+    let params =
+        Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None).unwrap_or_default();
     // Neither can fail: 16 bytes always encode, and invalid params fell back to the default.
     let salt = SaltString::encode_b64(&salt).expect("16-byte salt encodes");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)

@@ -1201,6 +1201,7 @@ mod search_model {
         login_enabled: bool,
         disabled: bool,
         delete: bool,
+        rename: Option<&'static str>,
     }
 
     const FIRSTS: &[&str] = &["Anna", "anders", "Åsa", "åke", "Bo", "bob", "Zoë"];
@@ -1218,9 +1219,10 @@ mod search_model {
             any::<bool>(),
             prop::bool::weighted(0.2),
             prop::bool::weighted(0.15),
+            prop::option::weighted(0.3, prop::sample::select(LASTS)),
         )
             .prop_map(
-                |(username, first, last, cli, tz, login_enabled, disabled, delete)| Spec {
+                |(username, first, last, cli, tz, login_enabled, disabled, delete, rename)| Spec {
                     username,
                     first,
                     last,
@@ -1229,6 +1231,7 @@ mod search_model {
                     login_enabled,
                     disabled,
                     delete,
+                    rename,
                 },
             )
     }
@@ -1397,6 +1400,17 @@ mod search_model {
                 input.profile.disabled = s.disabled;
                 // Duplicate usernames are refused; the model only holds what was accepted.
                 if let Ok(c) = a.create_agent(input) {
+                    if let Some(last) = s.rename {
+                        let patch = AgentPatch {
+                            profile: AgentProfilePatch {
+                                last_name: Some(last.into()),
+                                cli: Some(None),
+                                ..Default::default()
+                            },
+                            ..Default::default()
+                        };
+                        a.update_agent(c.agent.id, patch).unwrap();
+                    }
                     if s.delete {
                         a.delete_agent(c.agent.id).unwrap();
                     }
