@@ -30,6 +30,19 @@ listen = "127.0.0.1:8080"
 # Seconds in-flight admin requests get to finish at shutdown before connections are dropped.
 shutdown_grace_secs = 10
 # token: the bearer token; when unset, one is generated at first start and kept in the data dir.
+
+[routing]
+# How an agent's channels limit each other: "independent" (each channel only against its own
+# capacity) or "voice_blocks_others" (a live voice call blocks new chats and emails).
+cross_channel = "independent"
+# Seed of the router's RNG (random strategy, tie-breaks), so a run can be replayed.
+seed = 44203
+
+[sip]
+# SIP address for UDP and TCP (port 0 picks a free port; the bound address is logged).
+listen = "0.0.0.0:5060"
+# Also listen on TCP (same port).
+tcp = true
 "#;
 
 /// One setting: its dotted key in `acd.toml`, its flag, its environment variable and its help.
@@ -77,6 +90,30 @@ pub const SETTINGS: &[Setting] = &[
         flag: "admin-shutdown-grace-secs",
         env: "ACD_ADMIN_SHUTDOWN_GRACE_SECS",
         help: "Seconds in-flight admin requests get to finish at shutdown [default: 10]",
+    },
+    Setting {
+        key: "routing.cross_channel",
+        flag: "routing-cross-channel",
+        env: "ACD_ROUTING_CROSS_CHANNEL",
+        help: "independent | voice_blocks_others [default: independent]",
+    },
+    Setting {
+        key: "routing.seed",
+        flag: "routing-seed",
+        env: "ACD_ROUTING_SEED",
+        help: "Seed of the router's RNG, for replayable runs [default: 44203]",
+    },
+    Setting {
+        key: "sip.listen",
+        flag: "sip-listen",
+        env: "ACD_SIP_LISTEN",
+        help: "SIP UDP/TCP address; port 0 picks a free port [default: 0.0.0.0:5060]",
+    },
+    Setting {
+        key: "sip.tcp",
+        flag: "sip-tcp",
+        env: "ACD_SIP_TCP",
+        help: "Also listen for SIP over TCP on the same port [default: true]",
     },
 ];
 
@@ -156,6 +193,36 @@ pub struct AdminConfig {
     pub shutdown_grace_secs: u64,
 }
 
+/// How an agent's channels limit each other (`[routing] cross_channel`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrossChannel {
+    /// Each channel only counts against its own capacity.
+    Independent,
+    /// A live voice call blocks new chats and emails.
+    VoiceBlocksOthers,
+}
+
+/// The routing core's settings (`[routing]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingConfig {
+    /// The cross-channel rule.
+    pub cross_channel: CrossChannel,
+    /// Seed of the router's RNG.
+    pub seed: u64,
+}
+
+/// The SIP listeners' settings (`[sip]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipListenConfig {
+    /// Address for UDP (and TCP); port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// Also listen on TCP.
+    pub tcp: bool,
+}
+
 /// The whole runtime configuration of `acd serve`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -166,6 +233,10 @@ pub struct Config {
     pub log: String,
     /// The admin HTTP sidecar.
     pub admin: AdminConfig,
+    /// The routing core.
+    pub routing: RoutingConfig,
+    /// The SIP listeners.
+    pub sip: SipListenConfig,
 }
 
 impl Default for Config {
@@ -345,7 +416,10 @@ mod tests {
         for s in SETTINGS {
             let value = match lookup(&ConfigBuilder::new().defaults, s.key) {
                 Some(toml::Value::Integer(_)) => "7".to_owned(),
+                Some(toml::Value::Boolean(_)) => "false".to_owned(),
                 _ if s.key.ends_with("listen") => "127.0.0.1:0".to_owned(),
+                // Enumerated strings: their default is one valid value.
+                Some(toml::Value::String(d)) if s.key == "routing.cross_channel" => d.clone(),
                 _ => "x".to_owned(),
             };
             Config::builder()

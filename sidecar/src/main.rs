@@ -7,7 +7,12 @@
 //! stdout that scripts and tests parse).
 
 use acd_engine::admin::{Admin, AdminOptions};
+use acd_engine::config::CrossChannel;
 use acd_engine::config::{Config, Origin, SETTINGS};
+use acd_engine::router::CrossChannelRule;
+use acd_engine::runtime::engine::{Engine, EngineConfig};
+use acd_engine::runtime::sip_bridge;
+use acd_engine::runtime::sip_io::{run_sip, SipConfig};
 use acd_engine::store::{SledStore, Store};
 use acd_sidecar::api::AppState;
 use acd_sidecar::auth::{AdminToken, TokenSource};
@@ -141,6 +146,42 @@ async fn run(config: Config) -> anyhow::Result<()> {
         _ => println!("admin token: from the configuration"),
     }
 
+    let engine = {
+        let admin = admin.clone();
+        let cfg = EngineConfig {
+            cross_channel: match config.routing.cross_channel {
+                CrossChannel::Independent => CrossChannelRule::Independent,
+                CrossChannel::VoiceBlocksOthers => CrossChannelRule::VoiceBlocksOthers,
+            },
+            seed: config.routing.seed,
+            ..EngineConfig::default()
+        };
+        tokio::task::spawn_blocking(move || Engine::start(admin, cfg))
+            .await?
+            .context("cannot start the routing engine")?
+    };
+
+    let (sip_stop, sip_stopped) = tokio::sync::watch::channel(false);
+    let sip = run_sip(
+        SipConfig {
+            bind: config.sip.listen,
+            tcp: config.sip.tcp,
+            ..SipConfig::default()
+        },
+        admin.clone(),
+        sip_stopped,
+    )
+    .await
+    .with_context(|| format!("cannot bind SIP to {}", config.sip.listen))?;
+    println!("sip listening on {}", sip.local_addr);
+    let sip_join = sip.join;
+    tokio::spawn(sip_bridge::run(
+        sip.events,
+        sip.commands,
+        admin.clone(),
+        engine.router(),
+    ));
+
     let state = Arc::new(AppState::new(token, admin.clone()));
     let server = AdminServer::bind(config.admin.listen, state)
         .await
@@ -159,7 +200,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
     signals.recv().await?;
     tracing::info!("shutting down: finishing in-flight requests");
     shutdown.trigger();
+    let _ = sip_stop.send(true);
     shutdown.wait().await;
+    let _ = sip_join.await;
+    tokio::task::spawn_blocking(move || engine.shutdown()).await?;
     // Every acknowledged write was flushed already; this covers anything else sled buffered.
     drop(admin);
     tokio::task::spawn_blocking(move || store.flush())

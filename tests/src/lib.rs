@@ -139,6 +139,7 @@ impl AcdBuilder {
             .arg("--data-dir")
             .arg(&data_dir)
             .args(["--admin-listen", "127.0.0.1:0"])
+            .args(["--sip-listen", "127.0.0.1:0"])
             .args(&self.args)
             .env_remove("ACD_ADMIN_TOKEN")
             .env_remove("ACD_CONFIG")
@@ -168,12 +169,16 @@ impl AcdBuilder {
         };
         let deadline = Instant::now() + START_TIMEOUT;
         let mut token = self.token.clone().unwrap_or(Some(TEST_TOKEN.to_owned()));
+        let mut sip = None;
         let admin = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left.min(Duration::from_millis(200))) {
                 Ok(line) => {
                     if let Some(rest) = line.strip_prefix("admin token generated") {
                         token = rest.rsplit(' ').next().map(str::to_owned);
+                    }
+                    if let Some(addr) = line.strip_prefix("sip listening on ") {
+                        sip = addr.trim().parse::<SocketAddr>().ok();
                     }
                     if let Some(addr) = line.strip_prefix("admin listening on ") {
                         break addr
@@ -207,6 +212,7 @@ impl AcdBuilder {
         Ok(Acd {
             child: Some(child),
             admin,
+            sip,
             token: token.unwrap_or_default(),
             data_dir,
             lines,
@@ -236,6 +242,8 @@ pub struct Acd {
     child: Option<Child>,
     /// The admin API's bound address.
     pub admin: SocketAddr,
+    /// The SIP listener's bound address (UDP, and TCP on the same port).
+    pub sip: Option<SocketAddr>,
     /// The bearer token.
     pub token: String,
     /// The data dir.

@@ -123,34 +123,45 @@ enum Inbound {
     TcpClosed(SocketAddr),
 }
 
+/// Binds UDP, then TCP on the same port. With port 0 the kernel picks the UDP port, which may
+/// be taken on TCP by an unrelated socket: then another UDP port is tried (a few times).
+async fn bind_sockets(
+    bind: SocketAddr,
+    with_tcp: bool,
+) -> Result<(UdpSocket, SocketAddr, Option<TcpListener>), SipIoError> {
+    let attempts = if bind.port() == 0 { 16 } else { 1 };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let udp = UdpSocket::bind(bind)
+            .await
+            .map_err(|source| SipIoError::BindUdp { addr: bind, source })?;
+        let local_addr = udp
+            .local_addr()
+            .map_err(|source| SipIoError::BindUdp { addr: bind, source })?;
+        if !with_tcp {
+            return Ok((udp, local_addr, None));
+        }
+        match TcpListener::bind(local_addr).await {
+            Ok(tcp) => return Ok((udp, local_addr, Some(tcp))),
+            Err(_) if attempt < attempts => continue,
+            Err(source) => {
+                return Err(SipIoError::BindTcp {
+                    addr: local_addr,
+                    source,
+                })
+            }
+        }
+    }
+}
+
 /// Binds UDP (and TCP) on `cfg.bind` and runs the SIP stack until `shutdown` turns true.
 pub async fn run_sip(
     cfg: SipConfig,
     directory: Arc<dyn Directory + Send + Sync>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<SipHandle, SipIoError> {
-    let udp = UdpSocket::bind(cfg.bind)
-        .await
-        .map_err(|source| SipIoError::BindUdp {
-            addr: cfg.bind,
-            source,
-        })?;
-    let local_addr = udp.local_addr().map_err(|source| SipIoError::BindUdp {
-        addr: cfg.bind,
-        source,
-    })?;
-    let tcp = if cfg.tcp {
-        Some(
-            TcpListener::bind(local_addr)
-                .await
-                .map_err(|source| SipIoError::BindTcp {
-                    addr: local_addr,
-                    source,
-                })?,
-        )
-    } else {
-        None
-    };
+    let (udp, local_addr, tcp) = bind_sockets(cfg.bind, cfg.tcp).await?;
     let udp = Arc::new(udp);
     let stats = Arc::new(SipStats::default());
     let (in_tx, mut in_rx) = mpsc::channel::<Inbound>(cfg.queue_depth);
