@@ -335,6 +335,11 @@ impl Acd {
         self.lines.lock().unwrap().clone()
     }
 
+    /// The file the server's stderr (its log) goes to; it lives as long as this `Acd`.
+    pub fn stderr_path(&self) -> PathBuf {
+        self.stderr_path.clone()
+    }
+
     /// Everything on stderr so far (the log).
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
