@@ -39,6 +39,8 @@ fn settings_args(cmd: Command) -> Command {
             Arg::new(s.key)
                 .long(s.flag)
                 .env(s.env)
+                // `--help` must never print a secret such as ACD_ADMIN_TOKEN's value.
+                .hide_env_values(true)
                 .value_name("VALUE")
                 // Repeating a flag is allowed; the last one wins (as scripts append overrides).
                 .overrides_with(s.key)

@@ -187,6 +187,18 @@ fn serve_help_documents_every_setting_with_its_env_var() {
     }
 }
 
+#[test]
+fn help_never_shows_the_token_from_the_environment() {
+    let out = Command::new(acd_bin())
+        .args(["serve", "--help"])
+        .env("ACD_ADMIN_TOKEN", "super-secret-help")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("ACD_ADMIN_TOKEN"), "{text}");
+    assert!(!text.contains("super-secret-help"), "{text}");
+}
+
 fn effective_config(args: &[&str], env: &[(&str, &str)]) -> String {
     let mut cmd = Command::new(acd_bin());
     cmd.arg("config").args(args);
