@@ -340,3 +340,14 @@ proptest! {
         let _ = verdict(&b, Framing::Stream);
     }
 }
+
+#[test]
+fn header_line_without_colon_gets_400() {
+    let b = b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\n\
+              To: <sip:a@b>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\n1000001[authentication username= password=pw]\r\n\
+              Content-Length: 0\r\n\r\n";
+    match verdict(b, Framing::Datagram) {
+        Verdict::Reject { why, .. } => assert_eq!(why, Invalid::BadHeaderLine),
+        other => panic!("{other:?}"),
+    }
+}

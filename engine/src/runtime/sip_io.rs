@@ -33,6 +33,10 @@ pub struct SipConfig {
     pub queue_depth: usize,
     /// Seed for tags and the nonce secret.
     pub seed: u64,
+    /// UDP socket receive/send buffer in bytes (the kernel caps it at rmem_max/wmem_max).
+    /// SIPp sends in per-millisecond bursts; the 208 KiB default overflows at a few thousand
+    /// messages per second (the same pitfall as Kamailio's, see shared/bench/kamailio).
+    pub socket_buffer: usize,
     /// The sans-IO endpoint settings.
     pub endpoint: EndpointConfig,
 }
@@ -44,6 +48,7 @@ impl Default for SipConfig {
             tcp: true,
             queue_depth: 4096,
             seed: 0x5eed,
+            socket_buffer: 4 << 20,
             endpoint: EndpointConfig::default(),
         }
     }
@@ -128,14 +133,14 @@ enum Inbound {
 async fn bind_sockets(
     bind: SocketAddr,
     with_tcp: bool,
+    buffer: usize,
 ) -> Result<(UdpSocket, SocketAddr, Option<TcpListener>), SipIoError> {
     let attempts = if bind.port() == 0 { 16 } else { 1 };
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let udp = UdpSocket::bind(bind)
-            .await
-            .map_err(|source| SipIoError::BindUdp { addr: bind, source })?;
+        let udp =
+            bind_udp(bind, buffer).map_err(|source| SipIoError::BindUdp { addr: bind, source })?;
         let local_addr = udp
             .local_addr()
             .map_err(|source| SipIoError::BindUdp { addr: bind, source })?;
@@ -161,7 +166,7 @@ pub async fn run_sip(
     directory: Arc<dyn Directory + Send + Sync>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<SipHandle, SipIoError> {
-    let (udp, local_addr, tcp) = bind_sockets(cfg.bind, cfg.tcp).await?;
+    let (udp, local_addr, tcp) = bind_sockets(cfg.bind, cfg.tcp, cfg.socket_buffer).await?;
     let udp = Arc::new(udp);
     let stats = Arc::new(SipStats::default());
     let (in_tx, mut in_rx) = mpsc::channel::<Inbound>(cfg.queue_depth);
@@ -320,6 +325,17 @@ pub async fn run_sip(
         stats,
         join,
     })
+}
+
+fn bind_udp(addr: SocketAddr, buffer: usize) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    // Best effort: a smaller kernel limit is not an error.
+    let _ = s.set_recv_buffer_size(buffer);
+    let _ = s.set_send_buffer_size(buffer);
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    UdpSocket::from_std(s.into())
 }
 
 /// A cheap overload answer: if `data` is an INVITE request, the 503 to send back.

@@ -36,6 +36,9 @@ pub enum Invalid {
     /// A header that must appear once appears more than once.
     #[error("header {0} must appear once")]
     DuplicateHeader(&'static str),
+    /// A header line has no colon or a name that is not a token.
+    #[error("a header line is malformed (no colon or a non-token name)")]
+    BadHeaderLine,
     /// A header value does not follow its grammar.
     #[error("malformed {0} header: {1}")]
     BadHeader(&'static str, HeaderError),
@@ -84,6 +87,9 @@ fn once<'a>(m: &Message<'a>, name: HeaderName, label: &'static str) -> Result<&'
 }
 
 fn check_common(m: &Message<'_>, framing: Framing) -> Result<(), Invalid> {
+    if m.malformed_header {
+        return Err(Invalid::BadHeaderLine);
+    }
     let mut saw_via = false;
     for v in m.headers_named(HeaderName::Via) {
         for via in parse_vias(v) {

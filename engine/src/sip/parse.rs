@@ -26,9 +26,6 @@ pub enum ParseError {
     /// The start line is neither a request line nor a status line.
     #[error("the start line is neither a request line nor a status line")]
     BadStartLine,
-    /// A header line has no colon or an empty or non-token name.
-    #[error("a header line is malformed (missing colon or bad name)")]
-    BadHeaderLine,
     /// The header block is not UTF-8 (RFC 3261 §7.3.1 text is UTF-8).
     #[error("the header block is not valid UTF-8")]
     NotUtf8,
@@ -182,6 +179,9 @@ pub struct Message<'a> {
     pub content_length: Option<&'a str>,
     /// Octets consumed from the buffer (stream transports continue after them).
     pub consumed: usize,
+    /// A header line without a colon or with a non-token name was skipped; [`super::check`]
+    /// answers such a request 400 (the scan goes on so that its Via etc. can be echoed).
+    pub malformed_header: bool,
 }
 
 impl<'a> Message<'a> {
@@ -322,7 +322,7 @@ pub fn parse_framed(buf: &[u8], framing: Framing) -> Result<Message<'_>, ParseEr
     };
     let start = parse_start_line(start_raw)?;
     let mut headers = Vec::with_capacity(16);
-    scan_headers(header_block, &mut headers)?;
+    let malformed_header = scan_headers(header_block, &mut headers);
 
     let content_length = headers
         .iter()
@@ -354,6 +354,7 @@ pub fn parse_framed(buf: &[u8], framing: Framing) -> Result<Message<'_>, ParseEr
         body: &avail[..body_len],
         content_length,
         consumed: skip + body_start + body_len,
+        malformed_header,
     })
 }
 
@@ -388,7 +389,9 @@ fn parse_start_line(line: &str) -> Result<StartLine<'_>, ParseError> {
     }
 }
 
-fn scan_headers<'a>(block: &'a str, out: &mut Vec<Header<'a>>) -> Result<(), ParseError> {
+/// Returns true if a malformed line was skipped.
+fn scan_headers<'a>(block: &'a str, out: &mut Vec<Header<'a>>) -> bool {
+    let mut malformed = false;
     let b = block.as_bytes();
     let mut i = 0;
     while i < b.len() {
@@ -418,10 +421,14 @@ fn scan_headers<'a>(block: &'a str, out: &mut Vec<Header<'a>>) -> Result<(), Par
             end -= 1;
         }
         let line = &block[line_start..end];
-        let colon = line.find(':').ok_or(ParseError::BadHeaderLine)?;
+        let Some(colon) = line.find(':') else {
+            malformed = true;
+            continue;
+        };
         let raw_name = line[..colon].trim_end_matches([' ', '\t']);
         if raw_name.is_empty() || !raw_name.bytes().all(is_token) {
-            return Err(ParseError::BadHeaderLine);
+            malformed = true;
+            continue;
         }
         let value = line[colon + 1..].trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
         out.push(Header {
@@ -430,7 +437,7 @@ fn scan_headers<'a>(block: &'a str, out: &mut Vec<Header<'a>>) -> Result<(), Par
             value,
         });
     }
-    Ok(())
+    malformed
 }
 
 /// RFC 3261 `token` characters.
