@@ -8,7 +8,7 @@
 
 use crate::api::{self, AppState};
 use crate::problem::{Problem, ProblemField};
-use crate::routes::{Match, Route};
+use crate::routes::{percent_decode, Match, Route};
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
@@ -401,34 +401,13 @@ fn form_urlencoded(raw: &str) -> Vec<(String, String)> {
         .filter(|p| !p.is_empty())
         .map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k), percent_decode(v))
+            // Form encoding: `+` is a space; a literal plus arrives as %2B.
+            (
+                percent_decode(&k.replace('+', " ")),
+                percent_decode(&v.replace('+', " ")),
+            )
         })
         .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_val(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
 }
 
 /// A JSON response with a status.
@@ -448,11 +427,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn percent_decoding_handles_plus_escapes_and_stray_percent() {
-        assert_eq!(percent_decode("a+b%20c%2Bd"), "a b c+d");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz"), "%zz");
-        assert_eq!(percent_decode("%C3%A9"), "é");
+    fn query_decoding_handles_plus_escapes_and_stray_percent() {
+        let pairs = form_urlencoded("q=a+b%20c%2Bd&x=100%&y=%zz&z=%C3%A9&flag");
+        let values: Vec<&str> = pairs.iter().map(|(_, v)| v.as_str()).collect();
+        assert_eq!(values, vec!["a b c+d", "100%", "%zz", "é", ""]);
     }
 
     #[test]

@@ -231,7 +231,8 @@ fn match_path(pattern: &str, path: &str) -> Option<Vec<String>> {
     }
 }
 
-fn percent_decode(s: &str) -> String {
+/// Decodes `%XX` escapes; invalid escapes are kept as they are.
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
