@@ -794,7 +794,11 @@ impl Router {
         // capacity, if the agent can take anything at all.
         if let Some(&(a, _)) = arr.thread.and_then(|t| self.threads.get(&t)) {
             let agent = &self.agents[a as usize];
-            if agent.logged_in && agent.s.enabled && agent.paused.is_none() {
+            if agent.logged_in
+                && agent.s.enabled
+                && agent.paused.is_none()
+                && agent.held[arr.channel.index()] < u8::MAX
+            {
                 let timeout = if qs != NONE {
                     self.admit(now, i, qs);
                     self.queues[qs as usize].s.ring_timeout_ms
@@ -1270,8 +1274,11 @@ impl Router {
                         || (x.is_internal && !ag.s.dnd_during_pause)
                 }
             };
+        // The u8 bound keeps a flood of ring-in-use calls from overflowing the held count.
         let fits = cap_left(&self.view(a), x.channel, false, self.cross)
-            || (x.channel == Channel::Voice && ag.s.ring_in_use);
+            || (x.channel == Channel::Voice
+                && ag.s.ring_in_use
+                && ag.held[Channel::Voice.index()] < u8::MAX);
         if !(allowed && fits) {
             let voicemail = x.voicemail;
             self.end(now, i, EndReason::Refused { voicemail });
