@@ -113,6 +113,9 @@ pub struct Endpoint {
     registrar: Registrar,
     txns: HashMap<u64, ServerTxn>,
     by_key: HashMap<String, u64>,
+    /// INVITE server transactions in `Accepted` by `Call-ID|CSeq number|From tag`: the ACK for
+    /// a 2xx is a new transaction (new branch), so it is matched by dialog instead (§13.3.1.4).
+    accepted: HashMap<String, u64>,
     heap: BinaryHeap<Reverse<(Instant, u64)>>,
     next_id: u64,
     pending_invites: usize,
@@ -131,6 +134,7 @@ impl Endpoint {
             rng,
             txns: HashMap::new(),
             by_key: HashMap::new(),
+            accepted: HashMap::new(),
             heap: BinaryHeap::new(),
             next_id: 1,
             pending_invites: 0,
@@ -311,7 +315,15 @@ impl Endpoint {
             return;
         }
         match method {
-            "ACK" => {} // ACK for a 2xx: dialogs are the TU's; nothing to match here yet.
+            "ACK" => {
+                // An ACK for a 2xx: stop that 2xx's retransmissions. Unmatched ACKs are absorbed.
+                if let Some(id) = dialog_key(m).and_then(|k| self.accepted.remove(&k)) {
+                    if let Some(st) = self.txns.get_mut(&id) {
+                        st.txn.handle_ack(now);
+                    }
+                    self.flush(now, id);
+                }
+            }
             "REGISTER" => {
                 let tag = self.tag();
                 let resp = self.registrar.handle_register(now, m, src, dir, &tag);
@@ -485,6 +497,11 @@ impl Endpoint {
             st.pending = false;
             self.pending_invites -= 1;
         }
+        if (200..300).contains(&code) {
+            if let Some(k) = dialog_key(&m) {
+                self.accepted.insert(k, txn.0);
+            }
+        }
         self.respond_raw(now, txn.0, code, resp);
     }
 
@@ -508,6 +525,9 @@ impl Endpoint {
             let st = self.txns.remove(&id);
             if let Some(st) = st {
                 self.by_key.remove(&st.key);
+                if st.request.is_some() {
+                    self.accepted.retain(|_, v| *v != id);
+                }
                 if st.pending {
                     self.pending_invites -= 1;
                 }
@@ -544,6 +564,18 @@ impl Endpoint {
             }
         }
     }
+}
+
+fn dialog_key(m: &Message<'_>) -> Option<String> {
+    let from_tag = parse_name_addr(m.header(HeaderName::From)?)
+        .ok()?
+        .tag()?
+        .to_owned();
+    let (seq, _) = parse_cseq(m.header(HeaderName::CSeq)?).ok()?;
+    Some(format!(
+        "{}|{seq}|{from_tag}",
+        m.header(HeaderName::CallId)?
+    ))
 }
 
 fn status_of(resp: &[u8]) -> u16 {
@@ -737,6 +769,62 @@ mod tests {
             "no retransmission after the ACK"
         );
         assert_eq!(ep.transaction_count(), 0);
+    }
+
+    #[test]
+    fn ack_for_2xx_with_a_new_branch_stops_retransmission() {
+        let now = Instant::now();
+        let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
+        ep.handle_datagram(now, src(), &invite("a"), &dir());
+        let Some(EndpointEvent::Invite { txn, .. }) = ep.poll_event() else {
+            panic!()
+        };
+        ep.respond(now, txn, 200, "OK", &[], b"");
+        codes(&mut ep);
+        let ack = String::from_utf8(invite("a"))
+            .unwrap()
+            .replace("INVITE sip", "ACK sip")
+            .replace("1 INVITE", "1 ACK")
+            .replace("branch=z9hG4bKa", "branch=z9hG4bKnew");
+        ep.handle_datagram(
+            now + Duration::from_millis(10),
+            src(),
+            ack.as_bytes(),
+            &dir(),
+        );
+        assert_eq!(
+            ep.transaction_count(),
+            0,
+            "the 2xx transaction ended on its ACK"
+        );
+        while let Some(t) = ep.poll_timeout() {
+            ep.handle_timeout(t);
+        }
+        assert_eq!(codes(&mut ep), Vec::<u16>::new());
+        assert!(
+            !std::iter::from_fn(|| ep.poll_event()).any(|e| matches!(e, EndpointEvent::NoAck(_)))
+        );
+    }
+
+    #[test]
+    fn unanswered_2xx_reports_no_ack_after_timer_h() {
+        let now = Instant::now();
+        let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
+        ep.handle_datagram(now, src(), &invite("a"), &dir());
+        let Some(EndpointEvent::Invite { txn, .. }) = ep.poll_event() else {
+            panic!()
+        };
+        ep.respond(now, txn, 200, "OK", &[], b"");
+        codes(&mut ep);
+        while let Some(t) = ep.poll_timeout() {
+            ep.handle_timeout(t);
+        }
+        assert_eq!(
+            codes(&mut ep).len(),
+            10,
+            "2xx retransmitted on the G schedule until H"
+        );
+        assert_eq!(ep.poll_event(), Some(EndpointEvent::NoAck(txn)));
     }
 
     #[test]
