@@ -1240,3 +1240,35 @@ fn agent_with_many_skills_qualifies_on_a_late_listed_skill() {
     s.arrive(needs_sales(1, 80));
     assert_eq!(s.offers(), vec![(1, A1)]);
 }
+
+#[test]
+fn ring_all_timeout_cancels_every_ring_and_rings_again() {
+    let mut q = strategy_queue(Strategy::RingAll);
+    q.ring_timeout_ms = 5_000;
+    let mut s = basic(2, q);
+    s.call(1, Q1);
+    s.take();
+    s.advance(5_000);
+    let out = s.take();
+    let cancels = out
+        .iter()
+        .filter(|o| matches!(o, Output::CancelOffer { .. }))
+        .count();
+    let offers = out
+        .iter()
+        .filter(|o| matches!(o, Output::Offer { .. }))
+        .count();
+    assert_eq!((cancels, offers), (2, 2));
+}
+
+#[test]
+fn reject_with_another_agent_free_and_reject_delay_goes_to_that_agent() {
+    let mut q = voice_queue();
+    q.reject_delay_ms = 1;
+    let mut s = basic(2, q);
+    s.call(1, Q1);
+    assert_eq!(s.offers(), vec![(1, A1)]);
+    s.r.handle_offer_rejected(s.now, InteractionId(1), A1)
+        .unwrap();
+    assert_eq!(s.offers(), vec![(1, A2)]);
+}
