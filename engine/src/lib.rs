@@ -12,6 +12,10 @@
 //! - [`sip`]: the sans-IO SIP codec, transactions, dialogs and registrar.
 //! - [`runtime`]: the thin tokio io layer that owns sockets, clocks, RNG seeds and the store, and
 //!   drives the sans-IO state machines.
+//! - [`interactions`]: durable chat/email interactions: ingest with idempotency keys, the
+//!   live-interaction log and what a restart gives back to the router.
+//! - [`toolbar`]: agent toolbar sessions: login rules, TOTP, session expiry and revocation,
+//!   pause rules and toolbar permissions. Sans-IO: time is passed in.
 //! - [`common`]: ids, channels, strategies and capacities shared by every module.
 //! - [`config`]: runtime settings (`acd.toml`, flags, `ACD_*` environment variables).
 //!
@@ -20,8 +24,10 @@
 pub mod admin;
 pub mod common;
 pub mod config;
+pub mod interactions;
 pub mod model;
 pub mod router;
 pub mod runtime;
 pub mod sip;
 pub mod store;
+pub mod toolbar;

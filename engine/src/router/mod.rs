@@ -818,6 +818,50 @@ impl Router {
         Ok(())
     }
 
+    /// An interaction `agent` had answered before a restart comes back as answered with that
+    /// agent: it counts against the agent's capacity whatever the agent's state (as answered
+    /// interactions stay with an agent who logs out) and only its completion or abandon is
+    /// expected next. `arr.route` names its queue for statistics (or an agent for none).
+    pub fn handle_resume(
+        &mut self,
+        now: Time,
+        arr: Arrival,
+        agent: AgentId,
+    ) -> Result<(), RouterError> {
+        if self.ix_slots.contains_key(&arr.id) {
+            return Err(RouterError::DuplicateInteraction(arr.id));
+        }
+        let a = self.agent_slot(agent)?;
+        let qs = match arr.route {
+            Route::Queue(qid) => *self
+                .queue_slots
+                .get(&qid)
+                .ok_or(RouterError::UnknownQueue(qid))?,
+            Route::Agent { .. } => NONE,
+        };
+        let i = self.alloc_ix(now, &arr, NONE, false);
+        let x = &mut self.ixs[i as usize];
+        x.queue = qs;
+        x.state = IxState::Active;
+        x.agent = a;
+        x.answered_at = Some(now);
+        let (ch, thread) = (x.channel, x.thread);
+        if let Some(t) = thread {
+            let e = self.threads.entry(t).or_insert((a, 0));
+            if e.0 != a {
+                *e = (a, 0);
+            }
+            e.1 += 1;
+        }
+        let ag = &mut self.agents[a as usize];
+        ag.held[ch.index()] += 1;
+        ag.active += 1;
+        ag.items.push(i);
+        self.reindex(a);
+        self.refresh_state(now, a);
+        Ok(())
+    }
+
     /// The customer left (hung up, closed the chat). After an answer this is a completion.
     pub fn handle_abandon(&mut self, now: Time, id: InteractionId) -> Result<(), RouterError> {
         let i = self.ix_slot(id)?;

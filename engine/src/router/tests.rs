@@ -1272,3 +1272,59 @@ fn reject_with_another_agent_free_and_reject_delay_goes_to_that_agent() {
         .unwrap();
     assert_eq!(s.offers(), vec![(1, A2)]);
 }
+
+// ----- resume after a restart ---------------------------------------------------------------
+
+fn chat_sim() -> Sim {
+    let a = AgentSettings {
+        capacity: Capacity {
+            voice: 1,
+            chat: 1,
+            email: 1,
+        },
+        ..member_of(&[Q1])
+    };
+    Sim::new(config(
+        vec![(Q1, QueueSettings::new(Channel::Chat))],
+        vec![(A1, a)],
+    ))
+}
+
+#[test]
+fn resumed_interaction_holds_the_agents_capacity() {
+    let mut s = chat_sim();
+    let old = Arrival::queued(InteractionId(1), Channel::Chat, Q1);
+    s.r.handle_resume(s.now, old, A1).unwrap();
+    s.login(A1);
+    s.arrive(Arrival::queued(InteractionId(2), Channel::Chat, Q1));
+    assert_eq!(s.offers(), vec![]);
+    assert_eq!(s.state(A1), AgentState::Busy);
+    s.complete(1);
+    assert_eq!(s.offers(), vec![(2, A1)]);
+}
+
+#[test]
+fn resumed_thread_keeps_follow_ups_with_the_agent() {
+    let mut s = chat_sim();
+    let old = Arrival {
+        thread: Some(9),
+        ..Arrival::queued(InteractionId(1), Channel::Chat, Q1)
+    };
+    s.r.handle_resume(s.now, old, A1).unwrap();
+    s.login(A1);
+    s.arrive(Arrival {
+        thread: Some(9),
+        ..Arrival::queued(InteractionId(2), Channel::Chat, Q1)
+    });
+    assert_eq!(s.offers(), vec![(2, A1)]);
+}
+
+#[test]
+fn resume_of_a_live_interaction_is_refused() {
+    let mut s = chat_sim();
+    s.arrive(Arrival::queued(InteractionId(1), Channel::Chat, Q1));
+    let again = Arrival::queued(InteractionId(1), Channel::Chat, Q1);
+    assert_eq!(
+        s.r.handle_resume(s.now, again, A1),
+        Err(RouterError::DuplicateInteraction(InteractionId(1)))
+    );

@@ -1,6 +1,8 @@
 //! The thin io layer: owns threads, clocks, sockets, RNG seeds and the store, and drives the
 //! sans-IO state machines. It holds no routing or SIP rules of its own.
 //!
+//! - [`interactions_io`]: keeps the durable chat/email log in step with the router and gives
+//!   a restarted router back what it holds.
 //! - [`router_task`]: the one owner thread of the routing core, with its command channel,
 //!   output fan-out and published statistics.
 //! - [`sip_bridge`]: SIP registrations log agents in and out; called numbers are resolved.
@@ -13,6 +15,7 @@
 pub mod directory;
 pub mod engine;
 pub mod feed;
+pub mod interactions_io;
 pub mod router_task;
 pub mod sip_bridge;
 pub mod sip_io;

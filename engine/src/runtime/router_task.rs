@@ -47,6 +47,8 @@ pub enum Command {
     Rejected(InteractionId, AgentId),
     /// The answered interaction is finished.
     Completed(InteractionId),
+    /// An interaction answered before a restart is back with its agent.
+    Resume(Arrival, AgentId),
 }
 
 /// Errors seen by front ends.
@@ -224,6 +226,7 @@ pub(crate) fn apply(router: &mut Router, now: Time, cmd: Command) -> Result<(), 
         Command::Accepted(i, a) => router.handle_offer_accepted(now, i, a),
         Command::Rejected(i, a) => router.handle_offer_rejected(now, i, a),
         Command::Completed(i) => router.handle_completed(now, i),
+        Command::Resume(arr, a) => router.handle_resume(now, arr, a),
     }
 }
 
