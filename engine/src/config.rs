@@ -43,6 +43,12 @@ seed = 44203
 listen = "0.0.0.0:5060"
 # Also listen on TCP (same port).
 tcp = true
+
+[toolbar]
+# Address of the engine API: agent toolbars (HTTP + WebSocket) and chat/email ingest.
+listen = "127.0.0.1:8081"
+# Seconds a toolbar session lasts from login.
+session_ttl_secs = 28800
 "#;
 
 /// One setting: its dotted key in `acd.toml`, its flag, its environment variable and its help.
@@ -114,6 +120,19 @@ pub const SETTINGS: &[Setting] = &[
         flag: "sip-tcp",
         env: "ACD_SIP_TCP",
         help: "Also listen for SIP over TCP on the same port [default: true]",
+    },
+    Setting {
+        key: "toolbar.listen",
+        flag: "toolbar-listen",
+        env: "ACD_TOOLBAR_LISTEN",
+        help:
+            "Engine API (toolbar, WebSocket, chat/email ingest) address [default: 127.0.0.1:8081]",
+    },
+    Setting {
+        key: "toolbar.session_ttl_secs",
+        flag: "toolbar-session-ttl-secs",
+        env: "ACD_TOOLBAR_SESSION_TTL_SECS",
+        help: "Seconds a toolbar session lasts from login [default: 28800]",
     },
 ];
 
@@ -223,6 +242,16 @@ pub struct SipListenConfig {
     pub tcp: bool,
 }
 
+/// The engine API's settings (`[toolbar]`): agent toolbars and chat/email ingest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolbarConfig {
+    /// Address the engine API binds; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// Seconds a session lasts from login.
+    pub session_ttl_secs: u64,
+}
+
 /// The whole runtime configuration of `acd serve`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -237,6 +266,8 @@ pub struct Config {
     pub routing: RoutingConfig,
     /// The SIP listeners.
     pub sip: SipListenConfig,
+    /// The engine API (toolbar and ingest).
+    pub toolbar: ToolbarConfig,
 }
 
 impl Default for Config {

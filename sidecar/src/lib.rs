@@ -9,6 +9,8 @@
 //! - [`problem`]: `application/problem+json` errors.
 //! - [`auth`], [`shutdown`]: the token and graceful shutdown (the data-dir lock is the store's).
 //! - `openapi`, `schemas`: the OpenAPI document.
+//! - [`toolbar`]: the engine API listener (agent toolbars over HTTP + WebSocket, chat/email
+//!   ingest), with its own route table and OpenAPI document.
 //!
 //! Owns nothing of the engine: validation, storage and search live in `acd_engine::admin`.
 
@@ -21,6 +23,7 @@ pub mod routes;
 mod schemas;
 pub mod server;
 pub mod shutdown;
+pub mod toolbar;
 
 pub use http::filter;
 pub use openapi::document as openapi_document;

@@ -9,15 +9,19 @@
 use acd_engine::admin::{Admin, AdminOptions};
 use acd_engine::config::CrossChannel;
 use acd_engine::config::{Config, Origin, SETTINGS};
+use acd_engine::interactions::InteractionLog;
 use acd_engine::router::CrossChannelRule;
 use acd_engine::runtime::engine::{Engine, EngineConfig};
+use acd_engine::runtime::interactions_io;
 use acd_engine::runtime::sip_bridge;
 use acd_engine::runtime::sip_io::{run_sip, SipConfig};
 use acd_engine::store::{SledStore, Store};
+use acd_engine::toolbar::{Toolbar, ToolbarOptions};
 use acd_sidecar::api::AppState;
 use acd_sidecar::auth::{AdminToken, TokenSource};
 use acd_sidecar::server::AdminServer;
 use acd_sidecar::shutdown::Shutdown;
+use acd_sidecar::toolbar::{ToolbarServer, ToolbarState};
 use anyhow::Context;
 use clap::parser::ValueSource;
 use clap::{Arg, ArgMatches, Command};
@@ -184,6 +188,46 @@ async fn run(config: Config) -> anyhow::Result<()> {
         engine.router(),
     ));
 
+    // The durable chat/email log: the persister subscribes before anything is routed, and
+    // recovery gives the router back what the log holds before the engine API accepts a
+    // request.
+    let toolbar = {
+        let admin = admin.clone();
+        let store: Arc<dyn Store> = store.clone();
+        let router = engine.router();
+        let ttl_ms = config.toolbar.session_ttl_secs.saturating_mul(1000);
+        tokio::task::spawn_blocking(move || -> anyhow::Result<Arc<Toolbar>> {
+            let (log, recovery) = InteractionLog::open(store.clone())?;
+            let log = Arc::new(log);
+            interactions_io::spawn_persister(log.clone(), router.clone())?;
+            let toolbar = Toolbar::start(
+                admin,
+                store,
+                log,
+                router.clone(),
+                ToolbarOptions {
+                    session_ttl_ms: ttl_ms,
+                },
+            )?;
+            let done = interactions_io::recover(&router, &recovery)?;
+            tracing::info!(
+                waiting = done.waiting,
+                active = done.active,
+                refused = done.refused,
+                "chat/email interactions recovered"
+            );
+            Ok(toolbar)
+        })
+        .await??
+    };
+    let toolbar_server = ToolbarServer::bind(
+        config.toolbar.listen,
+        Arc::new(ToolbarState::new(toolbar, token.clone())),
+    )
+    .await
+    .with_context(|| format!("cannot bind the engine API to {}", config.toolbar.listen))?;
+    println!("toolbar listening on {}", toolbar_server.local_addr());
+
     let state = Arc::new(AppState::new(token, admin.clone()));
     let server = AdminServer::bind(config.admin.listen, state)
         .await
@@ -193,6 +237,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
     println!("admin listening on {addr}");
 
     let shutdown = Shutdown::new();
+    tokio::spawn(toolbar_server.run(
+        shutdown.subscribe(),
+        Duration::from_secs(config.admin.shutdown_grace_secs),
+        shutdown.guard(),
+    ));
     tokio::spawn(server.run(
         shutdown.subscribe(),
         Duration::from_secs(config.admin.shutdown_grace_secs),

@@ -140,6 +140,7 @@ impl AcdBuilder {
             .arg(&data_dir)
             .args(["--admin-listen", "127.0.0.1:0"])
             .args(["--sip-listen", "127.0.0.1:0"])
+            .args(["--toolbar-listen", "127.0.0.1:0"])
             .args(&self.args)
             .env_remove("ACD_ADMIN_TOKEN")
             .env_remove("ACD_CONFIG")
@@ -170,6 +171,7 @@ impl AcdBuilder {
         let deadline = Instant::now() + START_TIMEOUT;
         let mut token = self.token.clone().unwrap_or(Some(TEST_TOKEN.to_owned()));
         let mut sip = None;
+        let mut toolbar = None;
         let admin = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left.min(Duration::from_millis(200))) {
@@ -179,6 +181,9 @@ impl AcdBuilder {
                     }
                     if let Some(addr) = line.strip_prefix("sip listening on ") {
                         sip = addr.trim().parse::<SocketAddr>().ok();
+                    }
+                    if let Some(addr) = line.strip_prefix("toolbar listening on ") {
+                        toolbar = addr.trim().parse::<SocketAddr>().ok();
                     }
                     if let Some(addr) = line.strip_prefix("admin listening on ") {
                         break addr
@@ -213,6 +218,7 @@ impl AcdBuilder {
             child: Some(child),
             admin,
             sip,
+            toolbar: toolbar.unwrap_or(admin),
             token: token.unwrap_or_default(),
             data_dir,
             lines,
@@ -244,6 +250,8 @@ pub struct Acd {
     pub admin: SocketAddr,
     /// The SIP listener's bound address (UDP, and TCP on the same port).
     pub sip: Option<SocketAddr>,
+    /// The engine API's (toolbar, ingest) bound address.
+    pub toolbar: SocketAddr,
     /// The bearer token.
     pub token: String,
     /// The data dir.
@@ -328,6 +336,28 @@ impl Acd {
         self.request(reqwest::Method::DELETE, path)
             .send()
             .expect("DELETE")
+    }
+
+    /// `http://TOOLBAR_ADDR/path` (the engine API).
+    pub fn toolbar_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.toolbar)
+    }
+
+    /// A request to the engine API with no credentials.
+    pub fn toolbar_request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::blocking::RequestBuilder {
+        self.http.request(method, self.toolbar_url(path))
+    }
+
+    /// Kills the process with SIGKILL (no shutdown at all) and waits for it to be gone.
+    pub fn kill9(mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// Every stdout line so far.

@@ -324,9 +324,7 @@ impl Toolbar {
         self.hub
             .handle_mask(agent.id, agent.profile.mask_sensitive_data);
         if stage == Stage::Active {
-            self.router
-                .call(Command::Login(agent.id))
-                .map_err(router_err)?;
+            self.router_login(agent.id)?;
         }
         Ok(LoggedIn {
             token,
@@ -370,7 +368,24 @@ impl Toolbar {
 
     fn activate(&self, token: &str, agent: AgentId) -> Result<(), ToolbarError> {
         self.sessions.handle_stage(token, Stage::Active);
-        self.router.call(Command::Login(agent)).map_err(router_err)
+        self.router_login(agent)
+    }
+
+    /// Logs the agent in to routing. An agent created a moment ago may not have reached the
+    /// router yet (the configuration feed runs on its own thread): wait for it, briefly.
+    fn router_login(&self, agent: AgentId) -> Result<(), ToolbarError> {
+        let mut tries = 0;
+        loop {
+            match self.router.call(Command::Login(agent)) {
+                Err(TaskError::Router(crate::router::RouterError::UnknownAgent(_)))
+                    if tries < 200 =>
+                {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => return other.map_err(router_err),
+            }
+        }
     }
 
     /// Starts TOTP enrolment: a new secret, shown once.
@@ -617,9 +632,14 @@ impl Toolbar {
         Ok(out)
     }
 
-    /// The agent's routing state now.
+    /// The agent's routing state now (a fresh snapshot: one round trip to the router, so a
+    /// toolbar reads its own writes).
     pub fn state(&self, s: Session) -> Option<crate::router::AgentState> {
-        self.router.snapshot().agent(s.agent).map(|a| a.state)
+        let snap = self
+            .router
+            .fresh_snapshot()
+            .unwrap_or_else(|_| self.router.snapshot());
+        snap.agent(s.agent).map(|a| a.state)
     }
 
     /// The admin service.
