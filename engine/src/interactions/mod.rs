@@ -198,7 +198,7 @@ pub fn thread_hash(thread: &str) -> u64 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ingested {
     /// A new interaction, durably stored; hand it to the router.
-    Created(Interaction),
+    Created(Box<Interaction>),
     /// The key was used before for the same request: this is that interaction's id (it may
     /// have ended since). Nothing new was created.
     Replayed(InteractionId),
@@ -455,7 +455,7 @@ impl InteractionLog {
         };
         // Outside the key's lock: concurrent ingests share one fsync (group commit).
         self.store.flush()?;
-        Ok(Ingested::Created(created))
+        Ok(Ingested::Created(Box::new(created)))
     }
 
     /// A live interaction.

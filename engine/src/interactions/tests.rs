@@ -28,7 +28,7 @@ fn mem() -> InteractionLog {
 
 fn created(r: Result<Ingested, InteractionError>) -> Interaction {
     match r.unwrap() {
-        Ingested::Created(i) => i,
+        Ingested::Created(i) => *i,
         other => panic!("expected a new interaction, got {other:?}"),
     }
 }

@@ -441,17 +441,16 @@ impl Toolbar {
             WantedState::Available => Command::Available(s.agent),
             WantedState::Paused(reason) => {
                 match reason {
-                    Some(id) => {
-                        if self.admin.pause_reason(id).is_err() {
-                            return Err(ToolbarError::Invalid {
-                                field: "reason_id",
-                                rule: "exists",
-                                message: format!(
-                                    "pause reason {id} does not exist; see GET /api/v1/toolbar/pause-reasons"
-                                ),
-                            });
-                        }
+                    Some(id) if self.admin.pause_reason(id).is_err() => {
+                        return Err(ToolbarError::Invalid {
+                            field: "reason_id",
+                            rule: "exists",
+                            message: format!(
+                                "pause reason {id} does not exist; see GET /api/v1/toolbar/pause-reasons"
+                            ),
+                        });
                     }
+                    Some(_) => {}
                     None if self.admin.org_settings().pause_reason_required => {
                         return Err(ToolbarError::Invalid {
                             field: "reason_id",

@@ -19,7 +19,7 @@ use acd_engine::interactions::{InteractionError, NewInteraction};
 use acd_engine::toolbar::{
     events, Permission, Session, Toolbar, ToolbarError, TransferTarget, WantedState,
 };
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use routes::{Auth, TOp, TRoute};
 use serde::Deserialize;
