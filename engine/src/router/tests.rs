@@ -1328,3 +1328,4 @@ fn resume_of_a_live_interaction_is_refused() {
         s.r.handle_resume(s.now, again, A1),
         Err(RouterError::DuplicateInteraction(InteractionId(1)))
     );
+}
