@@ -129,7 +129,7 @@ async fn create_one<S, R>(
     f: fn(&Admin, S) -> Result<R, AdminError>,
 ) -> Result<Response, Problem>
 where
-    S: DeserializeOwned + Send + 'static,
+    S: DeserializeOwned + Serialize + Send + 'static,
     R: Serialize + Send + 'static,
 {
     let input: S = req.json()?;
@@ -144,7 +144,7 @@ async fn update_one<I, P, R>(
 ) -> Result<Response, Problem>
 where
     I: Send + 'static,
-    P: DeserializeOwned + Send + 'static,
+    P: DeserializeOwned + Serialize + Send + 'static,
     R: Serialize + Send + 'static,
 {
     let patch: P = req.json()?;

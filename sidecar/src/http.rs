@@ -184,7 +184,7 @@ impl ApiRequest {
 
     /// Decodes the JSON body into `T`: 415 for a non-JSON content type, 400 for malformed JSON
     /// (naming line and column), 422 for a well-formed body of the wrong shape (naming the field).
-    pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, Problem> {
+    pub(crate) fn json<T: DeserializeOwned + Serialize>(&self) -> Result<T, Problem> {
         let content_type = self
             .headers
             .get(header::CONTENT_TYPE)
@@ -204,8 +204,62 @@ impl ApiRequest {
     }
 }
 
-/// 400 for malformed JSON, 422 for a JSON value of the wrong shape.
-pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+/// 400 for malformed JSON, 422 for a JSON value of the wrong shape or with a field the type
+/// does not have (a misspelt setting must not be silently ignored).
+pub(crate) fn decode_json<T: DeserializeOwned + Serialize>(body: &[u8]) -> Result<T, Problem> {
+    let (decoded, input) = decode_shape::<T>(body)?;
+    // `#[serde(flatten)]` disables `deny_unknown_fields`, so unknown fields are found by
+    // comparing the input with what the decoded value serializes back to: every input field the
+    // type knows comes back (patches echo the fields they were given, `null` included).
+    if let Ok(echo) = serde_json::to_value(&decoded) {
+        if let Some(field) = unknown_field(&input, &echo, "") {
+            let message = format!("unknown field `{field}`");
+            return Err(Problem::unprocessable(
+                format!("field `{field}`: {message}"),
+                vec![ProblemField {
+                    field,
+                    rule: "unknown_field".to_owned(),
+                    message,
+                }],
+            ));
+        }
+    }
+    Ok(decoded)
+}
+
+/// The dotted path of the first field of `input` that `echo` does not have. A `null` input
+/// field may be absent from the echo (an unset optional field is not serialized).
+fn unknown_field(
+    input: &serde_json::Value,
+    echo: &serde_json::Value,
+    prefix: &str,
+) -> Option<String> {
+    use serde_json::Value;
+    let path = |key: &str| {
+        if prefix.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{prefix}.{key}")
+        }
+    };
+    match (input, echo) {
+        (Value::Object(given), Value::Object(known)) => {
+            given.iter().find_map(|(k, v)| match known.get(k) {
+                Some(e) => unknown_field(v, e, &path(k)),
+                None if v.is_null() => None,
+                None => Some(path(k)),
+            })
+        }
+        (Value::Array(given), Value::Array(known)) if given.len() == known.len() => given
+            .iter()
+            .zip(known)
+            .enumerate()
+            .find_map(|(i, (g, k))| unknown_field(g, k, &path(&i.to_string()))),
+        _ => None,
+    }
+}
+
+fn decode_shape<T: DeserializeOwned>(body: &[u8]) -> Result<(T, serde_json::Value), Problem> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Problem::bad_request(
             "the request body is empty; expected a JSON object",
@@ -219,7 +273,8 @@ pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem
         ))
     })?;
     let located = value.clone();
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    let input = value.clone();
+    let decoded: T = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
         // serde loses the path inside `#[serde(flatten)]`; find the field by pruning instead.
@@ -264,7 +319,8 @@ pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem
                 message: inner,
             }],
         )
-    })
+    })?;
+    Ok((decoded, input))
 }
 
 /// The dotted path of the first field that makes `value` fail to deserialize as `T`, found by
@@ -443,7 +499,7 @@ mod tests {
         assert!(!is_json(""));
     }
 
-    #[derive(Debug, serde::Deserialize)]
+    #[derive(Debug, serde::Deserialize, serde::Serialize)]
     #[serde(deny_unknown_fields)]
     #[allow(dead_code)]
     struct Sample {
@@ -451,7 +507,7 @@ mod tests {
         inner: Option<Inner>,
     }
 
-    #[derive(Debug, serde::Deserialize)]
+    #[derive(Debug, serde::Deserialize, serde::Serialize)]
     #[allow(dead_code)]
     struct Inner {
         level: u8,
@@ -488,7 +544,7 @@ mod tests {
         assert_eq!(p.errors[0].rule, "unknown_field");
     }
 
-    #[derive(Debug, Default, serde::Deserialize)]
+    #[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
     #[serde(default)]
     #[allow(dead_code)]
     struct Outer {
@@ -497,14 +553,14 @@ mod tests {
         flat: Flat,
     }
 
-    #[derive(Debug, Default, serde::Deserialize)]
+    #[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
     #[serde(default)]
     #[allow(dead_code)]
     struct Flat {
         capacity: Cap,
     }
 
-    #[derive(Debug, Default, serde::Deserialize)]
+    #[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
     #[serde(default)]
     #[allow(dead_code)]
     struct Cap {
@@ -516,6 +572,29 @@ mod tests {
         let p = decode_json::<Outer>(br#"{"name":"a","capacity":{"chat":"many"}}"#).unwrap_err();
         assert_eq!(p.status, 422);
         assert_eq!(p.errors[0].field, "capacity.chat");
+    }
+
+    #[test]
+    fn unknown_field_beside_a_flattened_struct_is_a_422() {
+        let p = decode_json::<Outer>(br#"{"name":"a","capcity":{"chat":2}}"#).unwrap_err();
+        assert_eq!(p.status, 422);
+        assert_eq!(p.errors[0].field, "capcity");
+        assert_eq!(p.errors[0].rule, "unknown_field");
+    }
+
+    #[test]
+    fn unknown_field_nested_in_a_flattened_struct_names_its_path() {
+        let p = decode_json::<Outer>(br#"{"capacity":{"chat":2,"emial":1}}"#).unwrap_err();
+        assert_eq!(p.status, 422);
+        assert_eq!(p.errors[0].field, "capacity.emial");
+    }
+
+    #[test]
+    fn known_fields_and_nulls_for_unset_options_are_accepted() {
+        let s = decode_json::<Sample>(br#"{"name":"a","inner":null}"#).unwrap();
+        assert_eq!(s.name, "a");
+        let o = decode_json::<Outer>(br#"{"name":"a","capacity":{"chat":2}}"#).unwrap();
+        assert_eq!(o.flat.capacity.chat, 2);
     }
 
     #[test]

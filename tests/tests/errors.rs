@@ -133,3 +133,29 @@ fn random_garbage_bodies_never_cause_a_500() {
         }
     }
 }
+
+#[test]
+fn misspelt_setting_is_a_422_naming_the_field_not_silently_ignored() {
+    let acd = Acd::start();
+    let r = acd.post(
+        "/api/v1/agents",
+        &serde_json::json!({"username": "typo", "first_name": "Ty", "last_name": "Po",
+                            "login_pasue": true}),
+    );
+    let problem = expect_problem(r, 422);
+    assert_eq!(problem["errors"][0]["field"], "login_pasue");
+    assert_eq!(problem["errors"][0]["rule"], "unknown_field");
+
+    let created = acd.post(
+        "/api/v1/agents",
+        &serde_json::json!({"username": "typo", "first_name": "Ty", "last_name": "Po"}),
+    );
+    assert_eq!(created.status(), 201);
+    let id = acd_tests::json_body(created)["id"].as_u64().unwrap();
+    let r = acd.patch(
+        &format!("/api/v1/agents/{id}"),
+        &serde_json::json!({"capacity": {"chat": 2, "emial": 3}}),
+    );
+    let problem = expect_problem(r, 422);
+    assert_eq!(problem["errors"][0]["field"], "capacity.emial");
+}
