@@ -4,8 +4,11 @@
 //! Subcommands:
 //! - `admin-create`: durable agent creates with N concurrent clients (closed loop).
 //! - `admin-get`: GETs at a fixed rate (open loop, latency from the scheduled send time).
+//! - `toolbar-ingest`: durable chat ingest rate and ingest → offer-pushed latency with many
+//!   agents connected over WebSocket.
 
 mod admin;
+mod toolbar;
 
 use clap::{Parser, Subcommand};
 
@@ -22,10 +25,18 @@ enum Command {
     AdminCreate(admin::CreateArgs),
     /// GET an admin API path at a fixed request rate.
     AdminGet(admin::GetArgs),
+    /// Ingest chats with N agents connected over WebSocket: durable ingest rate and
+    /// ingest → offer-pushed latency.
+    ToolbarIngest(toolbar::IngestArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Blocking clients and threads: run before (and without) the tokio runtime.
+    let cli = match cli.command {
+        Command::ToolbarIngest(args) => return toolbar::run(args),
+        other => Cli { command: other },
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -33,5 +44,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::AdminCreate(args) => runtime.block_on(admin::create(args)),
         Command::AdminGet(args) => runtime.block_on(admin::get(args)),
+        Command::ToolbarIngest(_) => unreachable!("handled before the runtime starts"),
     }
 }
