@@ -98,7 +98,8 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<()> {
             }));
         }
         for h in hs {
-            h.join().map_err(|_| anyhow::anyhow!("setup thread panicked"))??;
+            h.join()
+                .map_err(|_| anyhow::anyhow!("setup thread panicked"))??;
         }
         Ok(())
     })?;
@@ -111,7 +112,9 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<()> {
 
     // key -> send instant; offers look their key up here.
     let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
-    let offers = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?));
+    let offers = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(
+        1, 60_000_000, 3,
+    )?));
     let received = Arc::new(AtomicU64::new(0));
     let host = a.engine.trim_start_matches("http://").to_owned();
     let mut sockets = Vec::new();
@@ -140,7 +143,11 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<()> {
                     }
                     let key = v["customer"]["subject"].as_str().unwrap_or("").to_owned();
                     // The sender records the key before sending, so it is there.
-                    let at = sent.lock().unwrap_or_else(|e| e.into_inner()).get(&key).copied();
+                    let at = sent
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get(&key)
+                        .copied();
                     if let Some(at) = at {
                         let us = now.duration_since(at).as_micros() as u64;
                         let _ = offers
@@ -181,7 +188,11 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<()> {
                         .json(&body)
                         .send()?;
                     if r.status().as_u16() != 201 {
-                        bail!("ingest answered {}: {}", r.status(), r.text().unwrap_or_default());
+                        bail!(
+                            "ingest answered {}: {}",
+                            r.status(),
+                            r.text().unwrap_or_default()
+                        );
                     }
                     let us = at.elapsed().as_micros() as u64;
                     let _ = ingest_lat
@@ -192,7 +203,8 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<()> {
             }));
         }
         for h in hs {
-            h.join().map_err(|_| anyhow::anyhow!("client thread panicked"))??;
+            h.join()
+                .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
         }
         Ok(())
     })?;
