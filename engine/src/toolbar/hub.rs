@@ -40,6 +40,8 @@ impl Slot {
 pub struct Hub {
     log: Arc<InteractionLog>,
     agents: DashMap<AgentId, Slot>,
+    /// Who answered each live interaction, so an end finds its agent without a scan.
+    holders: DashMap<InteractionId, AgentId>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -56,6 +58,7 @@ impl Hub {
         Hub {
             log,
             agents: DashMap::new(),
+            holders: DashMap::new(),
         }
     }
 
@@ -134,6 +137,7 @@ impl Hub {
                 }
             }
             Output::Answered { interaction, agent } => {
+                self.holders.insert(interaction, agent);
                 let mut slot = self.agents.entry(agent).or_default();
                 slot.ringing.retain(|r| r.0 != interaction);
                 slot.answered.push(interaction);
@@ -143,13 +147,14 @@ impl Hub {
                 interaction,
                 reason,
             } => {
-                // Rare next to offers; a scan of the agents holding answered work is fine.
-                for mut slot in self.agents.iter_mut() {
+                let Some((_, agent)) = self.holders.remove(&interaction) else {
+                    return;
+                };
+                if let Some(mut slot) = self.agents.get_mut(&agent) {
                     if let Some(p) = slot.answered.iter().position(|&i| i == interaction) {
                         slot.answered.swap_remove(p);
-                        slot.send(&events::ended(interaction, reason).into());
-                        break;
                     }
+                    slot.send(&events::ended(interaction, reason).into());
                 }
             }
             Output::AgentStateChanged { agent, state, .. } => {
