@@ -115,6 +115,16 @@ fn created<T: Serialize>(value: &T) -> Result<Response, Problem> {
 type GetFn<I, R> = fn(&Admin, I) -> Result<R, AdminError>;
 type UpdateFn<I, P, R> = fn(&Admin, I, P) -> Result<R, AdminError>;
 
+/// A read of one record from the admin's in-memory state, answered on the reactor: it takes a
+/// read lock for a clone, and writers hold that lock only for an in-memory insert (never across
+/// fsync or password hashing), so a blocking-pool hop would cost more than it protects.
+fn read_one<I, R>(state: &AppState, id: I, f: GetFn<I, R>) -> Result<Response, Problem>
+where
+    R: Serialize,
+{
+    ok(&f(&state.admin, id).map_err(problem_of)?)
+}
+
 async fn get_one<I, R>(state: &AppState, id: I, f: GetFn<I, R>) -> Result<Response, Problem>
 where
     I: Send + 'static,
@@ -207,7 +217,7 @@ pub(crate) async fn dispatch(state: &AppState, req: ApiRequest) -> Result<Respon
             ok(&blocking(state, move |a| a.search_agents(&q)).await?)
         }
         Op::CreateAgent => create_one(state, &req, Admin::create_agent).await,
-        Op::GetAgent => get_one(state, agent(0)?, Admin::agent).await,
+        Op::GetAgent => read_one(state, agent(0)?, Admin::agent),
         Op::UpdateAgent => {
             update_one(state, &req, agent(0)?, |a, id, p: AgentPatch| {
                 a.update_agent(id, p)
@@ -226,7 +236,7 @@ pub(crate) async fn dispatch(state: &AppState, req: ApiRequest) -> Result<Respon
             let password = blocking(state, move |a| a.reset_password(id)).await?;
             ok(&GeneratedPassword { password })
         }
-        Op::GetPermissions => get_one(state, agent(0)?, Admin::permissions).await,
+        Op::GetPermissions => read_one(state, agent(0)?, Admin::permissions),
         Op::PutPermissions => {
             update_one(state, &req, agent(0)?, |a, id, p: Permissions| {
                 a.replace_permissions(id, p)
@@ -258,16 +268,16 @@ pub(crate) async fn dispatch(state: &AppState, req: ApiRequest) -> Result<Respon
 
         Op::ListTeams => list_all(state, Admin::teams).await,
         Op::CreateTeam => create_one(state, &req, Admin::create_team).await,
-        Op::GetTeam => get_one(state, TeamId(req.id(0)?), Admin::team).await,
+        Op::GetTeam => read_one(state, TeamId(req.id(0)?), Admin::team),
         Op::UpdateTeam => update_one(state, &req, TeamId(req.id(0)?), Admin::update_team).await,
         Op::DeleteTeam => delete_one(state, TeamId(req.id(0)?), Admin::delete_team).await,
 
         Op::ListQueues => list_all(state, Admin::queues).await,
         Op::CreateQueue => create_one(state, &req, Admin::create_queue).await,
-        Op::GetQueue => get_one(state, QueueId(req.id(0)?), Admin::queue).await,
+        Op::GetQueue => read_one(state, QueueId(req.id(0)?), Admin::queue),
         Op::UpdateQueue => update_one(state, &req, QueueId(req.id(0)?), Admin::update_queue).await,
         Op::DeleteQueue => delete_one(state, QueueId(req.id(0)?), Admin::delete_queue).await,
-        Op::ListMembers => get_one(state, QueueId(req.id(0)?), Admin::queue_members).await,
+        Op::ListMembers => read_one(state, QueueId(req.id(0)?), Admin::queue_members),
         Op::PutMember => {
             let (queue, agent) = (QueueId(req.id(0)?), agent(1)?);
             let settings: MemberSettings = req.json()?;
@@ -281,7 +291,7 @@ pub(crate) async fn dispatch(state: &AppState, req: ApiRequest) -> Result<Respon
 
         Op::ListCampaigns => list_all(state, Admin::campaigns).await,
         Op::CreateCampaign => create_one(state, &req, Admin::create_campaign).await,
-        Op::GetCampaign => get_one(state, CampaignId(req.id(0)?), Admin::campaign).await,
+        Op::GetCampaign => read_one(state, CampaignId(req.id(0)?), Admin::campaign),
         Op::UpdateCampaign => {
             update_one(state, &req, CampaignId(req.id(0)?), Admin::update_campaign).await
         }
@@ -291,13 +301,13 @@ pub(crate) async fn dispatch(state: &AppState, req: ApiRequest) -> Result<Respon
 
         Op::ListSkills => list_all(state, Admin::skills).await,
         Op::CreateSkill => create_one(state, &req, Admin::create_skill).await,
-        Op::GetSkill => get_one(state, SkillId(req.id(0)?), Admin::skill).await,
+        Op::GetSkill => read_one(state, SkillId(req.id(0)?), Admin::skill),
         Op::UpdateSkill => update_one(state, &req, SkillId(req.id(0)?), Admin::update_skill).await,
         Op::DeleteSkill => delete_one(state, SkillId(req.id(0)?), Admin::delete_skill).await,
 
         Op::ListPauseReasons => list_all(state, Admin::pause_reasons).await,
         Op::CreatePauseReason => create_one(state, &req, Admin::create_pause_reason).await,
-        Op::GetPauseReason => get_one(state, PauseReasonId(req.id(0)?), Admin::pause_reason).await,
+        Op::GetPauseReason => read_one(state, PauseReasonId(req.id(0)?), Admin::pause_reason),
         Op::UpdatePauseReason => {
             update_one(
                 state,
