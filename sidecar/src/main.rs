@@ -15,6 +15,7 @@ use acd_engine::runtime::engine::{Engine, EngineConfig};
 use acd_engine::runtime::interactions_io;
 use acd_engine::runtime::sip_bridge;
 use acd_engine::runtime::sip_io::{run_sip, SipConfig};
+use acd_engine::sip::b2bua::CallFlowConfig;
 use acd_engine::store::{SledStore, Store};
 use acd_engine::toolbar::{Toolbar, ToolbarOptions};
 use acd_sidecar::api::AppState;
@@ -186,6 +187,16 @@ async fn run(config: Config) -> anyhow::Result<()> {
         sip.commands,
         admin.clone(),
         engine.router(),
+        CallFlowConfig {
+            // A wildcard bind has no address a caller could send media to; loopback until
+            // the RTP issue brings a media address setting.
+            media_addr: if sip.local_addr.ip().is_unspecified() {
+                std::net::IpAddr::from([127, 0, 0, 1])
+            } else {
+                sip.local_addr.ip()
+            },
+            ..CallFlowConfig::default()
+        },
     ));
 
     // The durable chat/email log: the persister subscribes before anything is routed, and

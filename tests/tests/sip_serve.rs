@@ -1,6 +1,6 @@
 //! `acd serve` carries SIP: agents created over the admin API register their extension with
 //! digest auth using the SIP password acd generated, and calls to numbers acd does not serve
-//! get 404. SIPp is the peer, over real UDP sockets on 127.0.0.1.
+//! get 404, and callers to a queue's DID are answered. SIPp is the peer, over real UDP sockets on 127.0.0.1.
 
 use acd_tests::{json_body, Acd};
 use serde_json::json;
@@ -143,5 +143,19 @@ fn invite_to_a_number_acd_does_not_serve_gets_404() {
     let acd = Acd::start();
     let sip = acd.sip.expect("acd prints its SIP address");
     let out = sipp(sip, &["-sf", &scenario("invite_404.xml"), "-s", "5550000"]);
+    assert!(out.status.success(), "{}", explain(&out));
+}
+
+#[test]
+fn caller_to_a_queue_did_is_answered_and_can_hang_up() {
+    let acd = Acd::start();
+    let sip = acd.sip.expect("acd prints its SIP address");
+    let queue = json_body(acd.post("/api/v1/queues", &json!({"name": "sales"})));
+    let r = acd.post(
+        "/api/v1/numbers",
+        &json!({"number": "4620000", "target": {"type": "queue", "queue": queue["id"]}}),
+    );
+    assert_eq!(r.status(), 201);
+    let out = sipp(sip, &["-sf", &scenario("queue_call.xml"), "-s", "4620000"]);
     assert!(out.status.success(), "{}", explain(&out));
 }

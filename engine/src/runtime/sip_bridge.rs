@@ -5,14 +5,17 @@
 //! expiry logs the agent out. Called numbers are resolved against the admin's numbers and
 //! extensions; a number acd does not serve gets `404`.
 //!
-//! Not here yet: the B2BUA call flow (queue audio, offers as INVITEs to agents, bridging).
-//! Until it lands, INVITEs to a served number get `480 Temporarily Unavailable`, which callers
-//! and carriers treat as "try again later"; see docs/architecture.md "SIP".
+//! Calls are driven by [`CallFlow`] (sans-IO, `sip::b2bua`): this task only resolves numbers
+//! and forwards its actions to the SIP task and the router. Not here yet: offers as INVITEs
+//! to agents and bridging; see docs/architecture.md "SIP".
 
 use crate::admin::Admin;
+use crate::common::Channel;
 use crate::model::NumberTarget;
+use crate::router::Arrival;
 use crate::runtime::router_task::{Command, RouterHandle};
 use crate::runtime::sip_io::SipCommand;
+use crate::sip::b2bua::{Action, CallFlow, CallFlowConfig, Called};
 use crate::sip::endpoint::EndpointEvent;
 use crate::sip::registrar::RegistrarEvent;
 use std::sync::Arc;
@@ -39,13 +42,16 @@ pub fn resolve_called(admin: &Admin, called: &str) -> Option<CalledTarget> {
         .map(|a| CalledTarget::Agent(a.id))
 }
 
-/// Consumes endpoint events until the SIP stack stops.
+/// Consumes endpoint events until the SIP stack stops; `flow` sets the media address and
+/// codecs of answered calls.
 pub async fn run(
     mut events: mpsc::Receiver<EndpointEvent>,
     commands: mpsc::Sender<SipCommand>,
     admin: Arc<Admin>,
     router: RouterHandle,
+    flow: CallFlowConfig,
 ) {
+    let mut calls = CallFlow::new(flow);
     while let Some(ev) = events.recv().await {
         match ev {
             EndpointEvent::Registrar(RegistrarEvent::Registered { agent, .. }) => {
@@ -59,23 +65,67 @@ pub async fn run(
                     tracing::warn!(%agent, error = %e, "unregistered agent could not log out");
                 }
             }
-            EndpointEvent::Invite { txn, called, .. } => {
-                let target = called.as_deref().and_then(|c| resolve_called(&admin, c));
-                let (code, reason) = match target {
-                    None => (404, "Not Found"),
-                    Some(_) => (480, "Temporarily Unavailable"),
+            EndpointEvent::Invite {
+                txn,
+                called,
+                request,
+                ..
+            } => {
+                let target = match called.as_deref().and_then(|c| resolve_called(&admin, c)) {
+                    None => Called::Unknown,
+                    Some(CalledTarget::Queue(q)) => Called::Queue(q),
+                    Some(CalledTarget::Agent(a)) => Called::Agent(a),
                 };
-                let _ = commands
-                    .send(SipCommand::Respond {
-                        txn,
-                        code,
-                        reason: reason.to_owned(),
-                        headers: Vec::new(),
-                        body: Vec::new(),
-                    })
-                    .await;
+                let body = crate::sip::parse(&request).map(|m| m.body).unwrap_or(b"");
+                calls.handle_invite(txn, target, body);
             }
-            EndpointEvent::NoAck(_) => {}
+            EndpointEvent::Confirmed(txn) => calls.handle_confirmed(txn),
+            EndpointEvent::Bye(txn) | EndpointEvent::Cancelled(txn) => {
+                calls.handle_caller_gone(txn)
+            }
+            EndpointEvent::NoAck(txn) => calls.handle_no_ack(txn),
+        }
+        while let Some(action) = calls.poll_action() {
+            perform(action, &commands, &router).await;
+        }
+    }
+}
+
+async fn perform(action: Action, commands: &mpsc::Sender<SipCommand>, router: &RouterHandle) {
+    match action {
+        Action::Respond {
+            txn,
+            code,
+            reason,
+            sdp,
+        } => {
+            let (headers, body) = match sdp {
+                Some(s) => (
+                    vec![("Content-Type".to_owned(), "application/sdp".to_owned())],
+                    s.into_bytes(),
+                ),
+                None => (Vec::new(), Vec::new()),
+            };
+            let _ = commands
+                .send(SipCommand::Respond {
+                    txn,
+                    code,
+                    reason: reason.to_owned(),
+                    headers,
+                    body,
+                })
+                .await;
+        }
+        Action::Arrival { interaction, queue } => {
+            let arrival = Arrival::queued(interaction, Channel::Voice, queue);
+            if let Err(e) = router.call_async(Command::Arrival(arrival)).await {
+                tracing::warn!(%interaction, error = %e, "call could not enter its queue");
+            }
+        }
+        Action::Abandon(interaction) => {
+            if let Err(e) = router.call_async(Command::Abandon(interaction)).await {
+                tracing::warn!(%interaction, error = %e, "abandon not recorded");
+            }
         }
     }
 }

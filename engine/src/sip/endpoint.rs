@@ -63,6 +63,14 @@ pub enum EndpointEvent {
     },
     /// An INVITE transaction ended without an ACK to its final response.
     NoAck(TxnId),
+    /// The ACK for the 2xx sent on this INVITE arrived: the dialog is confirmed.
+    Confirmed(TxnId),
+    /// The caller cancelled this INVITE before its final response; the endpoint has already
+    /// answered the CANCEL 200 and the INVITE 487.
+    Cancelled(TxnId),
+    /// The caller hung up the dialog created by a 2xx to this INVITE; the endpoint has already
+    /// answered the BYE 200.
+    Bye(TxnId),
 }
 
 /// Endpoint settings.
@@ -116,6 +124,9 @@ pub struct Endpoint {
     /// INVITE server transactions in `Accepted` by `Call-ID|CSeq number|From tag`: the ACK for
     /// a 2xx is a new transaction (new branch), so it is matched by dialog instead (§13.3.1.4).
     accepted: HashMap<String, u64>,
+    /// Dialogs acd answered 2xx as UAS, by `Call-ID|remote tag`, to the INVITE's id: a BYE
+    /// in one of them is answered 200 and reported as [`EndpointEvent::Bye`].
+    dialogs: HashMap<String, u64>,
     heap: BinaryHeap<Reverse<(Instant, u64)>>,
     next_id: u64,
     pending_invites: usize,
@@ -135,6 +146,7 @@ impl Endpoint {
             txns: HashMap::new(),
             by_key: HashMap::new(),
             accepted: HashMap::new(),
+            dialogs: HashMap::new(),
             heap: BinaryHeap::new(),
             next_id: 1,
             pending_invites: 0,
@@ -307,6 +319,9 @@ impl Endpoint {
             if let Some(st) = self.txns.get_mut(&id) {
                 if method == "ACK" {
                     st.txn.handle_ack(now);
+                    if let Some(id) = dialog_key(m).and_then(|k| self.accepted.remove(&k)) {
+                        self.events.push_back(EndpointEvent::Confirmed(TxnId(id)));
+                    }
                 } else {
                     st.txn.handle_retransmission();
                 }
@@ -321,6 +336,7 @@ impl Endpoint {
                     if let Some(st) = self.txns.get_mut(&id) {
                         st.txn.handle_ack(now);
                     }
+                    self.events.push_back(EndpointEvent::Confirmed(TxnId(id)));
                     self.flush(now, id);
                 }
             }
@@ -384,17 +400,45 @@ impl Endpoint {
                 });
                 self.flush(now, id);
             }
-            "BYE" | "CANCEL" => {
+            "BYE" => {
                 let tag = self.tag();
-                let resp = build_response(
-                    m,
-                    481,
-                    "Call/Transaction Does Not Exist",
-                    Some(&tag),
-                    &[],
-                    b"",
-                );
+                let invite = remote_dialog_key(m).and_then(|k| self.dialogs.remove(&k));
+                let resp = match invite {
+                    Some(_) => build_response(m, 200, "OK", Some(&tag), &[], b""),
+                    None => build_response(
+                        m,
+                        481,
+                        "Call/Transaction Does Not Exist",
+                        Some(&tag),
+                        &[],
+                        b"",
+                    ),
+                };
                 self.answer_non_invite(now, src, transport, key, resp, tag);
+                if let Some(id) = invite {
+                    self.events.push_back(EndpointEvent::Bye(TxnId(id)));
+                }
+            }
+            "CANCEL" => {
+                // §9.2: the CANCEL matches the INVITE server transaction with the same branch.
+                let invite_key = key
+                    .strip_suffix("CANCEL")
+                    .map(|k| format!("{k}INVITE"))
+                    .and_then(|k| self.by_key.get(&k).copied());
+                let tag = self.tag();
+                let (code, reason) = match invite_key {
+                    Some(_) => (200, "OK"),
+                    None => (481, "Call/Transaction Does Not Exist"),
+                };
+                let resp = build_response(m, code, reason, Some(&tag), &[], b"");
+                self.answer_non_invite(now, src, transport, key, resp, tag);
+                if let Some(id) = invite_key {
+                    let pending = self.txns.get(&id).is_some_and(|st| st.pending);
+                    if pending {
+                        self.respond(now, TxnId(id), 487, "Request Terminated", &[], b"");
+                        self.events.push_back(EndpointEvent::Cancelled(TxnId(id)));
+                    }
+                }
             }
             _ => {
                 let tag = self.tag();
@@ -501,6 +545,9 @@ impl Endpoint {
             if let Some(k) = dialog_key(&m) {
                 self.accepted.insert(k, txn.0);
             }
+            if let Some(k) = remote_dialog_key(&m) {
+                self.dialogs.insert(k, txn.0);
+            }
         }
         self.respond_raw(now, txn.0, code, resp);
     }
@@ -518,6 +565,8 @@ impl Endpoint {
         }
         while let Some(e) = st.txn.poll_event() {
             if e == TxnEvent::NoAck {
+                // A 2xx never acknowledged leaves no dialog (§13.3.1.4: the UAS should end it).
+                self.dialogs.retain(|_, v| *v != id);
                 self.events.push_back(EndpointEvent::NoAck(TxnId(id)));
             }
         }
@@ -576,6 +625,12 @@ fn dialog_key(m: &Message<'_>) -> Option<String> {
         "{}|{seq}|{from_tag}",
         m.header(HeaderName::CallId)?
     ))
+}
+
+/// `Call-ID|From tag` of a request from the remote party: the dialog it belongs to.
+fn remote_dialog_key(m: &Message<'_>) -> Option<String> {
+    let from_tag = parse_name_addr(m.header(HeaderName::From)?).ok()?.tag()?;
+    Some(format!("{}|{from_tag}", m.header(HeaderName::CallId)?))
 }
 
 fn status_of(resp: &[u8]) -> u16 {
@@ -864,5 +919,88 @@ mod tests {
             m.header(HeaderName::Via),
             Some("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKx;received=192.0.2.7")
         );
+    }
+
+    fn answered(ep: &mut Endpoint, now: Instant, branch: &str) -> TxnId {
+        ep.handle_datagram(now, src(), &invite(branch), &dir());
+        let Some(EndpointEvent::Invite { txn, .. }) = ep.poll_event() else {
+            panic!("no invite event")
+        };
+        ep.respond(now, txn, 200, "OK", &[], b"");
+        codes(ep);
+        txn
+    }
+
+    fn in_dialog(method: &str, branch: &str, call_id: &str) -> Vec<u8> {
+        format!(
+            "{method} sip:500@acd SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK{branch}\r\n\
+             From: <sip:c@x>;tag=1\r\nTo: <sip:500@acd>;tag=t\r\nCall-ID: {call_id}\r\nCSeq: 2 {method}\r\n\
+             Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn ack_for_2xx_reports_the_dialog_confirmed() {
+        let now = Instant::now();
+        let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
+        let txn = answered(&mut ep, now, "a");
+        let ack = String::from_utf8(invite("a"))
+            .unwrap()
+            .replace("INVITE sip", "ACK sip")
+            .replace("1 INVITE", "1 ACK")
+            .replace("z9hG4bKa", "z9hG4bKack");
+        ep.handle_datagram(now, src(), ack.as_bytes(), &dir());
+        assert_eq!(ep.poll_event(), Some(EndpointEvent::Confirmed(txn)));
+    }
+
+    #[test]
+    fn bye_in_an_answered_dialog_gets_200_and_is_reported() {
+        let now = Instant::now();
+        let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
+        let txn = answered(&mut ep, now, "a");
+        ep.handle_datagram(now, src(), &in_dialog("BYE", "bye", "a"), &dir());
+        assert_eq!(codes(&mut ep), vec![200]);
+        assert_eq!(ep.poll_event(), Some(EndpointEvent::Bye(txn)));
+    }
+
+    #[test]
+    fn bye_outside_any_dialog_gets_481() {
+        let now = Instant::now();
+        let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
+        ep.handle_datagram(now, src(), &in_dialog("BYE", "bye", "nope"), &dir());
+        assert_eq!(codes(&mut ep), vec![481]);
+        assert_eq!(ep.poll_event(), None);
+    }
+
+    #[test]
+    fn cancel_of_a_pending_invite_gets_200_and_the_invite_487() {
+        let now = Instant::now();
+        let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
+        ep.handle_datagram(now, src(), &invite("a"), &dir());
+        codes(&mut ep);
+        let Some(EndpointEvent::Invite { txn, .. }) = ep.poll_event() else {
+            panic!("no invite event")
+        };
+        let cancel = String::from_utf8(invite("a"))
+            .unwrap()
+            .replace("INVITE sip", "CANCEL sip")
+            .replace("1 INVITE", "1 CANCEL");
+        ep.handle_datagram(now, src(), cancel.as_bytes(), &dir());
+        assert_eq!(codes(&mut ep), vec![200, 487]);
+        assert_eq!(ep.poll_event(), Some(EndpointEvent::Cancelled(txn)));
+        assert_eq!(ep.pending_invites(), 0);
+    }
+
+    #[test]
+    fn cancel_matching_no_invite_gets_481() {
+        let now = Instant::now();
+        let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
+        let cancel = String::from_utf8(invite("a"))
+            .unwrap()
+            .replace("INVITE sip", "CANCEL sip")
+            .replace("1 INVITE", "1 CANCEL");
+        ep.handle_datagram(now, src(), cancel.as_bytes(), &dir());
+        assert_eq!(codes(&mut ep), vec![481]);
     }
 }

@@ -8,6 +8,7 @@
 //! rsip 0.4 is not used on the receive path because it rejects valid RFC 4475 / RFC 5118
 //! messages (see docs/architecture.md, "SIP").
 
+pub mod b2bua;
 pub mod build;
 pub mod check;
 pub mod dialog;
