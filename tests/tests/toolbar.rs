@@ -840,6 +840,8 @@ fn kill_9_loses_no_acknowledged_interaction() {
     let mut current = ids[0];
     for _ in 1..ids.len() {
         complete(&acd, &token, current);
+        // Also for the one resumed after the crash, the agent's toolbar is told it ended.
+        assert_eq!(next(&mut socket, "ended")["interaction"], current);
         current = next(&mut socket, "offer")["interaction"].as_u64().unwrap();
         accept(&acd, &token, current);
         seen.push(current);

@@ -859,6 +859,12 @@ impl Router {
         ag.items.push(i);
         self.reindex(a);
         self.refresh_state(now, a);
+        // Announced like a live answer, so every subscriber (toolbar push, persistence) knows
+        // who holds it and reports its end to that agent.
+        self.out.push_back(Output::Answered {
+            interaction: arr.id,
+            agent,
+        });
         Ok(())
     }
 

@@ -1304,6 +1304,17 @@ fn resumed_interaction_holds_the_agents_capacity() {
 }
 
 #[test]
+fn resumed_interaction_is_announced_as_answered_by_its_agent() {
+    let mut s = chat_sim();
+    let old = Arrival::queued(InteractionId(1), Channel::Chat, Q1);
+    s.r.handle_resume(s.now, old, A1).unwrap();
+    assert!(s.take().contains(&Output::Answered {
+        interaction: InteractionId(1),
+        agent: A1,
+    }));
+}
+
+#[test]
 fn resumed_thread_keeps_follow_ups_with_the_agent() {
     let mut s = chat_sim();
     let old = Arrival {
