@@ -2,19 +2,23 @@
 //! admin service on tokio's blocking pool, and encoding the result or a problem.
 //!
 //! Owns: the mapping between HTTP and `acd_engine::admin::Admin` (ids from paths, search from
-//! queries, `AdminError` to status codes). Does not own: validation, storage or search (the
-//! engine's admin service does those, and acknowledges a write only after the store flushed).
+//! queries, `AdminError` to status codes), and the stats routes' trip to the router task for a
+//! fresh snapshot. Does not own: validation, storage or search (the engine's admin service does
+//! those, and acknowledges a write only after the store flushed), nor the figures (the router).
 
 use crate::auth::AdminToken;
 use crate::http::{self, ApiRequest, Query};
 use crate::problem::{Problem, ProblemField};
 use crate::routes::Op;
 use crate::schemas::{GeneratedPassword, SetPassword};
+use crate::stats;
 use acd_engine::admin::{Admin, AdminError, AgentQuery};
 use acd_engine::common::{AgentId, CampaignId, PauseReasonId, QueueId, SkillId, TeamId};
 use acd_engine::model::{
     AgentPatch, MemberSettings, Number, NumberPatch, OrgSettingsPatch, Permissions,
 };
+use acd_engine::router::Snapshot;
+use acd_engine::runtime::router_task::{RouterHandle, TaskError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::sync::Arc;
@@ -23,19 +27,31 @@ use warp::reply::Response;
 use warp::Reply;
 
 /// What every handler shares.
-#[derive(Debug)]
 pub struct AppState {
     token: AdminToken,
     admin: Arc<Admin>,
+    router: RouterHandle,
     openapi: serde_json::Value,
 }
 
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // RouterHandle has no Debug (it is a channel and a snapshot cell).
+        f.debug_struct("AppState")
+            .field("token", &self.token)
+            .field("admin", &self.admin)
+            .finish_non_exhaustive()
+    }
+}
+
 impl AppState {
-    /// State for a server checking `token` and serving `admin`.
-    pub fn new(token: AdminToken, admin: Arc<Admin>) -> Self {
+    /// State for a server checking `token`, serving `admin`, and reading live statistics from
+    /// `router`.
+    pub fn new(token: AdminToken, admin: Arc<Admin>, router: RouterHandle) -> Self {
         AppState {
             token,
             admin,
+            router,
             openapi: crate::openapi::document(),
         }
     }
@@ -102,6 +118,36 @@ where
             Problem::internal("the admin service failed while handling this request")
         })?
         .map_err(problem_of)
+}
+
+/// 503: the router task stops only at shutdown, so live statistics cannot be answered then.
+fn router_problem(error: TaskError) -> Problem {
+    tracing::warn!(error = %error, "live statistics requested while the router is not running");
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("live statistics are unavailable ({error}); the engine is shutting down"),
+    )
+}
+
+/// Runs `f` on the blocking pool with a fresh snapshot: getting one is a blocking round trip to
+/// the router thread, queued behind every command sent before it, so the answer reflects them
+/// all (a client can act, then read, without waiting).
+async fn with_fresh_snapshot<T, F>(state: &AppState, f: F) -> Result<T, Problem>
+where
+    T: Send + 'static,
+    F: FnOnce(&Admin, &Snapshot) -> Result<T, AdminError> + Send + 'static,
+{
+    let admin = state.admin.clone();
+    let router = state.router.clone();
+    tokio::task::spawn_blocking(move || {
+        let snapshot = router.fresh_snapshot().map_err(router_problem)?;
+        f(&admin, &snapshot).map_err(problem_of)
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "stats task failed");
+        Problem::internal("the statistics service failed while handling this request")
+    })?
 }
 
 fn ok<T: Serialize>(value: &T) -> Result<Response, Problem> {
@@ -347,6 +393,19 @@ pub(crate) async fn dispatch(state: &AppState, req: ApiRequest) -> Result<Respon
         Op::UpdateSettings => {
             let patch: OrgSettingsPatch = req.json()?;
             ok(&blocking(state, move |a| a.update_org_settings(patch)).await?)
+        }
+
+        Op::ListQueueStats => {
+            ok(&with_fresh_snapshot(state, |a, snap| Ok(stats::queue_list(a, snap))).await?)
+        }
+        Op::GetQueueStats => {
+            let id = QueueId(req.id(0)?);
+            ok(&with_fresh_snapshot(state, move |a, snap| stats::queue_one(a, snap, id)).await?)
+        }
+        Op::ListAgentStates => ok(&with_fresh_snapshot(state, stats::agent_list).await?),
+        Op::GetAgentState => {
+            let id = agent(0)?;
+            ok(&with_fresh_snapshot(state, move |a, snap| stats::agent_one(a, snap, id)).await?)
         }
     }
 }

@@ -9,10 +9,12 @@
 //! - [`problem`]: `application/problem+json` errors.
 //! - [`auth`], [`shutdown`]: the token and graceful shutdown (the data-dir lock is the store's).
 //! - `openapi`, `schemas`: the OpenAPI document.
+//! - `stats`: live routing statistics (queue figures, agent states) joined with admin names.
 //! - [`toolbar`]: the engine API listener (agent toolbars over HTTP + WebSocket, chat/email
 //!   ingest), with its own route table and OpenAPI document.
 //!
-//! Owns nothing of the engine: validation, storage and search live in `acd_engine::admin`.
+//! Owns nothing of the engine: validation, storage and search live in `acd_engine::admin`;
+//! statistics come from the router task's snapshots (`acd_engine::runtime::router_task`).
 
 pub mod api;
 pub mod auth;
@@ -23,6 +25,7 @@ pub mod routes;
 mod schemas;
 pub mod server;
 pub mod shutdown;
+mod stats;
 pub mod toolbar;
 
 pub use http::filter;

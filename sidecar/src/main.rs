@@ -239,7 +239,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     .with_context(|| format!("cannot bind the engine API to {}", config.toolbar.listen))?;
     println!("toolbar listening on {}", toolbar_server.local_addr());
 
-    let state = Arc::new(AppState::new(token, admin.clone()));
+    let state = Arc::new(AppState::new(token, admin.clone(), engine.router()));
     let server = AdminServer::bind(config.admin.listen, state)
         .await
         .with_context(|| format!("cannot bind the admin API to {}", config.admin.listen))?;

@@ -6,6 +6,13 @@
 use crate::routes::{Payload, Route, ROUTES};
 use serde_json::{json, Map, Value};
 
+/// What every stats operation says about how current its answer is.
+const STATS_FRESHNESS: &str = "Fresh, not sampled: the server asks the router thread for a new \
+    snapshot on each request, so the answer reflects every command the router received before \
+    the request (toolbar login, pause, accept, an arrival). Times (`at_ms`, `since_ms`) are ms \
+    on the router clock, which starts at 0 when the engine starts. Queues and agents are those \
+    of the admin configuration; one the router does not hold yet shows zeros and `logged_out`.";
+
 /// The whole document.
 pub fn document() -> Value {
     let mut paths = Map::new();
@@ -23,8 +30,12 @@ pub fn document() -> Value {
             "title": "acd admin API",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Agents, teams, queues, campaigns, skills, pause reasons, numbers and \
-                organisation settings of acd. Every route needs `Authorization: Bearer <token>`. \
-                Errors are application/problem+json."
+                organisation settings of acd, and live routing statistics. Every route needs \
+                `Authorization: Bearer <token>`. Errors are application/problem+json. The `stats` \
+                routes are fresh, not sampled: each answer reflects every command the router \
+                received before the request (an agent's toolbar pause, a login, an arrival), so a \
+                client can act and then read without waiting. Their `at_ms` and `since_ms` are \
+                milliseconds on the router clock, which starts at 0 when the engine starts."
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
@@ -71,6 +82,9 @@ fn operation(route: &Route) -> Value {
         "parameters": parameters,
         "responses": responses(route),
     });
+    if route.tag == "stats" {
+        op["description"] = json!(STATS_FRESHNESS);
+    }
     if let Some(body) = content(route.request) {
         op["requestBody"] = json!({"required": true, "content": body});
     }
@@ -95,6 +109,10 @@ fn responses(route: &Route) -> Value {
     }
     if route.verb.as_str() == "DELETE" {
         errors.push(409);
+    }
+    if route.tag == "stats" {
+        // The routing engine has stopped (shutting down).
+        errors.push(503);
     }
     errors.sort_unstable();
     errors.dedup();

@@ -129,6 +129,10 @@ pub enum Op {
     DeleteNumber,
     GetSettings,
     UpdateSettings,
+    ListQueueStats,
+    GetQueueStats,
+    ListAgentStates,
+    GetAgentState,
 }
 
 /// One served route.
@@ -424,6 +428,11 @@ pub static ROUTES: &[Route] = &[
     // Organisation settings.
     route!(Get "/settings" GetSettings "settings" "Get the organisation settings", Empty => 200 Json("OrgSettings")),
     route!(Patch "/settings" UpdateSettings "settings" "Update the organisation settings", Json("OrgSettingsPatch") => 200 Json("OrgSettings")),
+    // Live statistics: each answer reflects every command the router received before it.
+    route!(Get "/stats/queues" ListQueueStats "stats" "Live statistics of every queue (fresh: reflects every command the router received before this request)", Empty => 200 Json("QueueStatsList")),
+    route!(Get "/queues/{id}/stats" GetQueueStats "stats" "Live statistics of one queue (fresh: reflects every command the router received before this request)", Empty => 200 Json("QueueStats")),
+    route!(Get "/stats/agents" ListAgentStates "stats" "Live state and counters of every agent (fresh: reflects every command the router received before this request)", Empty => 200 Json("AgentStateList")),
+    route!(Get "/agents/{id}/state" GetAgentState "stats" "Live state and counters of one agent (fresh: reflects every command the router received before this request)", Empty => 200 Json("AgentState")),
 ];
 
 #[cfg(test)]

@@ -301,11 +301,48 @@ pub(crate) fn components() -> Value {
             }
         }),
     );
+    // Live statistics. Both lists wrap the item schemas built from the same examples.
+    let queue_stats = crate::stats::example_queue_stats();
+    add("QueueStats", schema(&queue_stats, Use::Response));
+    add(
+        "QueueStatsList",
+        schema(
+            &crate::stats::QueueStatsList {
+                at_ms: 6_000,
+                items: vec![queue_stats],
+            },
+            Use::Response,
+        ),
+    );
+    let agent_state = crate::stats::example_agent_state();
+    let agent_state_schema = schema(&agent_state, Use::Response).pipe(optional_pause_reason);
+    add("AgentState", agent_state_schema.clone());
+    let mut agent_list = schema(
+        &crate::stats::AgentStateList {
+            at_ms: 6_000,
+            items: vec![agent_state],
+        },
+        Use::Response,
+    );
+    agent_list["properties"]["items"]["items"] = agent_state_schema;
+    add("AgentStateList", agent_list);
     add(
         "OpenApiDocument",
         json!({"type": "object", "description": "An OpenAPI 3.0 document."}),
     );
     Value::Object(s)
+}
+
+/// The example agent is paused so the pause object gets probed; but `pause_reason` is only
+/// present when the state is `paused`, so it must not be listed as required.
+fn optional_pause_reason(mut schema: Value) -> Value {
+    if let Some(Value::Array(required)) = schema.get_mut("required") {
+        required.retain(|f| f != "pause_reason");
+    }
+    if let Some(p) = schema.pointer_mut("/properties/pause_reason") {
+        p["description"] = json!("Present only when `state` is `paused`.");
+    }
+    schema
 }
 
 trait Pipe: Sized {
@@ -521,6 +558,37 @@ mod tests {
     }
 
     #[test]
+    fn agent_state_lists_its_states_and_pause_reason_is_optional() {
+        let c = components();
+        let a = &c["AgentState"];
+        assert_eq!(
+            a["properties"]["state"]["enum"],
+            json!([
+                "available",
+                "ringing",
+                "busy",
+                "wrap_up",
+                "paused",
+                "logged_out",
+                "disabled"
+            ])
+        );
+        assert!(!a["required"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("pause_reason")));
+        assert!(a["required"].as_array().unwrap().contains(&json!("held")));
+        assert_eq!(
+            c["AgentStateList"]["properties"]["items"]["items"],
+            c["AgentState"]
+        );
+        assert_eq!(
+            c["QueueStats"]["properties"]["service_level_pct"]["type"],
+            "number"
+        );
+    }
+
+    #[test]
     fn the_examples_deserialize_as_their_types() {
         let agent = serde_json::to_value(example_agent()).unwrap();
         serde_json::from_value::<Agent>(agent).unwrap();
@@ -528,5 +596,9 @@ mod tests {
         serde_json::from_value::<Queue>(queue).unwrap();
         let number = serde_json::to_value(example_number()).unwrap();
         serde_json::from_value::<Number>(number).unwrap();
+        let state = serde_json::to_value(crate::stats::example_agent_state()).unwrap();
+        serde_json::from_value::<crate::stats::AgentStateView>(state).unwrap();
+        let queue = serde_json::to_value(crate::stats::example_queue_stats()).unwrap();
+        serde_json::from_value::<crate::stats::QueueStatsView>(queue).unwrap();
     }
 }
