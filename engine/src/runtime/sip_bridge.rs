@@ -84,6 +84,7 @@ pub async fn run(
                 calls.handle_caller_gone(txn)
             }
             EndpointEvent::NoAck(txn) => calls.handle_no_ack(txn),
+            _ => {}
         }
         while let Some(action) = calls.poll_action() {
             perform(action, &commands, &router).await;

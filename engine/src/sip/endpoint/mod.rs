@@ -3,9 +3,12 @@
 //!
 //! Owns the server transaction table (matching per RFC 3261 §17.2.3, timers in a heap), the
 //! seeded RNG for tags, the pending-INVITE budget (overload → 503 + Retry-After) and
-//! the handling of OPTIONS and of methods acd does not serve. It does not own sockets
-//! (`runtime::sip_io`), agents ([`Directory`]) or call routing: INVITEs are handed to the TU as
-//! [`EndpointEvent::Invite`] and answered through [`Endpoint::respond`].
+//! the handling of OPTIONS and of methods acd does not serve, and (in [`legs`]) the outgoing
+//! INVITE legs acd places to agents with their client transactions and dialogs, and the BYEs
+//! acd sends. It does not own sockets (`runtime::sip_io`), agents ([`Directory`]) or call
+//! routing: INVITEs are handed to the TU as [`EndpointEvent::Invite`] and answered through
+//! [`Endpoint::respond`]; legs are placed with [`Endpoint::invite`] and ended with
+//! [`Endpoint::end_leg`].
 
 use super::build::build_response;
 use super::check::{verdict, Verdict};
@@ -20,6 +23,10 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Instant;
+
+mod legs;
+use legs::{ClientTxn, DialogRef, Leg, UasDialog};
+pub use legs::{LegId, OutgoingInvite};
 
 /// The transport a message came on or leaves by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,6 +78,26 @@ pub enum EndpointEvent {
     /// The caller hung up the dialog created by a 2xx to this INVITE; the endpoint has already
     /// answered the BYE 200.
     Bye(TxnId),
+    /// An outgoing leg got its first ringing/progress response (180/183).
+    LegRinging(LegId),
+    /// An outgoing leg was answered (2xx); the endpoint has already sent the ACK. `body` is
+    /// the answer's SDP.
+    LegAnswered {
+        /// The leg.
+        leg: LegId,
+        /// The 2xx body.
+        body: Vec<u8>,
+    },
+    /// An outgoing leg failed before an answer: a final response >= 300, or 408 when timer B
+    /// fired. Not reported for legs the TU already ended.
+    LegFailed {
+        /// The leg.
+        leg: LegId,
+        /// The final status.
+        code: u16,
+    },
+    /// The agent hung up an answered leg; the endpoint has already answered the BYE 200.
+    LegBye(LegId),
 }
 
 /// Endpoint settings.
@@ -86,6 +113,9 @@ pub struct EndpointConfig {
     pub retry_after_secs: u32,
     /// The Server / User-Agent string.
     pub server: String,
+    /// The address acd puts in Via and Contact of the requests it sends (the io layer sets the
+    /// bound address; a wildcard bind falls back to loopback).
+    pub contact: SocketAddr,
 }
 
 impl Default for EndpointConfig {
@@ -96,6 +126,7 @@ impl Default for EndpointConfig {
             max_pending_invites: 10_000,
             retry_after_secs: 5,
             server: "acd".to_owned(),
+            contact: SocketAddr::from(([127, 0, 0, 1], 5060)),
         }
     }
 }
@@ -124,9 +155,20 @@ pub struct Endpoint {
     /// INVITE server transactions in `Accepted` by `Call-ID|CSeq number|From tag`: the ACK for
     /// a 2xx is a new transaction (new branch), so it is matched by dialog instead (§13.3.1.4).
     accepted: HashMap<String, u64>,
-    /// Dialogs acd answered 2xx as UAS, by `Call-ID|remote tag`, to the INVITE's id: a BYE
-    /// in one of them is answered 200 and reported as [`EndpointEvent::Bye`].
-    dialogs: HashMap<String, u64>,
+    /// Dialogs by `Call-ID|remote tag`: those acd answered 2xx as UAS (to the INVITE's id) and
+    /// the legs it placed. A BYE in one of them is answered 200 and reported.
+    dialogs: HashMap<String, DialogRef>,
+    /// UAS dialogs (by the INVITE's id), kept so acd can send the caller a BYE.
+    uas: HashMap<u64, UasDialog>,
+    /// Outgoing legs by [`LegId`].
+    legs: HashMap<u64, Leg>,
+    /// Client transactions by id (ids shared with server transactions for the timer heap).
+    ctxns: HashMap<u64, ClientTxn>,
+    /// Client transactions by `branch|CSeq method` (§17.1.3 matching).
+    client_keys: HashMap<String, u64>,
+    /// Legs by their INVITE branch: a 2xx retransmitted after the INVITE transaction ended
+    /// is matched here and gets the ACK again.
+    leg_branches: HashMap<String, u64>,
     heap: BinaryHeap<Reverse<(Instant, u64)>>,
     next_id: u64,
     pending_invites: usize,
@@ -147,6 +189,11 @@ impl Endpoint {
             by_key: HashMap::new(),
             accepted: HashMap::new(),
             dialogs: HashMap::new(),
+            uas: HashMap::new(),
+            legs: HashMap::new(),
+            ctxns: HashMap::new(),
+            client_keys: HashMap::new(),
+            leg_branches: HashMap::new(),
             heap: BinaryHeap::new(),
             next_id: 1,
             pending_invites: 0,
@@ -262,9 +309,9 @@ impl Endpoint {
                         &buf[..m.consumed.min(buf.len())],
                         dir,
                     );
+                } else {
+                    self.handle_response(now, &m);
                 }
-                // Responses: acd has no client transactions on this path yet (B2BUA legs are
-                // future work), so a response here matches nothing and is absorbed.
             }
             Verdict::Reject { response, .. } => {
                 let r = stamp_received(response, src);
@@ -402,8 +449,8 @@ impl Endpoint {
             }
             "BYE" => {
                 let tag = self.tag();
-                let invite = remote_dialog_key(m).and_then(|k| self.dialogs.remove(&k));
-                let resp = match invite {
+                let dialog = remote_dialog_key(m).and_then(|k| self.dialogs.remove(&k));
+                let resp = match dialog {
                     Some(_) => build_response(m, 200, "OK", Some(&tag), &[], b""),
                     None => build_response(
                         m,
@@ -415,8 +462,18 @@ impl Endpoint {
                     ),
                 };
                 self.answer_non_invite(now, src, transport, key, resp, tag);
-                if let Some(id) = invite {
-                    self.events.push_back(EndpointEvent::Bye(TxnId(id)));
+                match dialog {
+                    Some(DialogRef::Caller(id)) => {
+                        self.uas.remove(&id);
+                        self.events.push_back(EndpointEvent::Bye(TxnId(id)));
+                    }
+                    Some(DialogRef::Agent(leg)) => {
+                        if self.legs.contains_key(&leg) {
+                            self.remove_leg(leg);
+                            self.events.push_back(EndpointEvent::LegBye(LegId(leg)));
+                        }
+                    }
+                    None => {}
                 }
             }
             "CANCEL" => {
@@ -541,12 +598,28 @@ impl Endpoint {
             st.pending = false;
             self.pending_invites -= 1;
         }
+        let (peer, transport) = (st.peer, st.transport);
+        let uas = if (200..300).contains(&code) {
+            super::dialog::Dialog::uas(&m, &st.to_tag, true).ok()
+        } else {
+            None
+        };
         if (200..300).contains(&code) {
             if let Some(k) = dialog_key(&m) {
                 self.accepted.insert(k, txn.0);
             }
             if let Some(k) = remote_dialog_key(&m) {
-                self.dialogs.insert(k, txn.0);
+                self.dialogs.insert(k, DialogRef::Caller(txn.0));
+            }
+            if let Some(dialog) = uas {
+                self.uas.insert(
+                    txn.0,
+                    UasDialog {
+                        dialog,
+                        peer,
+                        transport,
+                    },
+                );
             }
         }
         self.respond_raw(now, txn.0, code, resp);
@@ -566,7 +639,11 @@ impl Endpoint {
         while let Some(e) = st.txn.poll_event() {
             if e == TxnEvent::NoAck {
                 // A 2xx never acknowledged leaves no dialog (§13.3.1.4: the UAS should end it).
-                self.dialogs.retain(|_, v| *v != id);
+                if let Some(u) = self.uas.remove(&id) {
+                    let d = &u.dialog.id;
+                    self.dialogs
+                        .remove(&format!("{}|{}", d.call_id, d.remote_tag));
+                }
                 self.events.push_back(EndpointEvent::NoAck(TxnId(id)));
             }
         }
@@ -594,6 +671,10 @@ impl Endpoint {
                 break;
             }
             self.heap.pop();
+            if self.ctxns.contains_key(&id) {
+                self.client_timeout(now, id);
+                continue;
+            }
             let due = self
                 .txns
                 .get(&id)
