@@ -276,13 +276,11 @@ async fn sipp_registers_with_digest_auth() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        ev,
-        EndpointEvent::Registrar(RegistrarEvent::Registered {
-            agent: AgentId(1001),
-            contacts: 1
-        })
-    );
+    let EndpointEvent::Registrar(RegistrarEvent::Registered { agent, contacts }) = ev else {
+        panic!("expected a registration, got {ev:?}")
+    };
+    assert_eq!(agent, AgentId(1001));
+    assert_eq!(contacts.len(), 1);
     stop.send(true).unwrap();
 }
 

@@ -1,23 +1,28 @@
-//! The bridge from SIP endpoint events to the rest of the engine.
+//! The bridge between the SIP endpoint, the call flow and the routing core.
 //!
 //! Owns the rules that join SIP to routing: a live registration logs an agent in (paused when
 //! the profile has log-in pause — the router applies that), and the last binding's removal or
 //! expiry logs the agent out. Called numbers are resolved against the admin's numbers and
 //! extensions; a number acd does not serve gets `404`.
 //!
-//! Calls are driven by [`CallFlow`] (sans-IO, `sip::b2bua`): this task only resolves numbers
-//! and forwards its actions to the SIP task and the router. Not here yet: offers as INVITEs
-//! to agents and bridging; see docs/architecture.md "SIP".
+//! Calls are driven by [`CallFlow`] (sans-IO, `sip::b2bua`): this task feeds it endpoint events
+//! and the router's voice outputs (offers, withdrawn offers, ends), keeps its own copy of each
+//! agent's registrations (from the registrar's events, so an offer needs no round trip to the
+//! SIP task), and forwards the flow's actions to the SIP task and the router. Router commands
+//! are sent without waiting for a verdict: the router's own outputs (a withdrawn offer, an
+//! end) are the truth the flow follows.
 
 use crate::admin::Admin;
-use crate::common::Channel;
+use crate::common::{AgentId, Channel, InteractionId};
 use crate::model::NumberTarget;
-use crate::router::Arrival;
+use crate::router::{Arrival, EndReason, Output};
 use crate::runtime::router_task::{Command, RouterHandle};
 use crate::runtime::sip_io::SipCommand;
-use crate::sip::b2bua::{Action, CallFlow, CallFlowConfig, Called};
-use crate::sip::endpoint::EndpointEvent;
-use crate::sip::registrar::RegistrarEvent;
+use crate::sip::b2bua::{Action, AgentTarget, CallFlow, CallFlowConfig, Called};
+use crate::sip::endpoint::{EndpointEvent, Transport};
+use crate::sip::header::parse_uri;
+use crate::sip::registrar::{Binding, RegistrarEvent};
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -42,8 +47,76 @@ pub fn resolve_called(admin: &Admin, called: &str) -> Option<CalledTarget> {
         .map(|a| CalledTarget::Agent(a.id))
 }
 
-/// Consumes endpoint events until the SIP stack stops; `flow` sets the media address and
-/// codecs of answered calls.
+/// The router outputs the call flow follows, for interactions at or above `first`.
+fn voice_output(o: &Output, first: u64) -> bool {
+    match o {
+        Output::Offer {
+            interaction,
+            channel,
+            ..
+        } => *channel == Channel::Voice && interaction.0 >= first,
+        Output::CancelOffer { interaction, .. } | Output::Ended { interaction, .. } => {
+            interaction.0 >= first
+        }
+        _ => false,
+    }
+}
+
+/// Forwards the router's voice outputs to the bridge task from a thread of its own (the
+/// router's subscription is a blocking channel).
+fn forward_outputs(
+    router: &RouterHandle,
+    first: u64,
+) -> std::io::Result<mpsc::Receiver<Output>> {
+    let rx = router
+        .subscribe()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let (tx, out) = mpsc::channel(65_536);
+    std::thread::Builder::new()
+        .name("acd-sip-outputs".into())
+        .spawn(move || {
+            while let Ok(o) = rx.recv() {
+                if voice_output(&o, first) && tx.blocking_send(o).is_err() {
+                    break;
+                }
+            }
+        })?;
+    Ok(out)
+}
+
+fn transport_of(uri: &str) -> Transport {
+    let tcp = parse_uri(uri)
+        .ok()
+        .and_then(|u| u.param("transport").flatten().map(|t| t.eq_ignore_ascii_case("tcp")))
+        .unwrap_or(false);
+    if tcp {
+        Transport::Tcp
+    } else {
+        Transport::Udp
+    }
+}
+
+/// How to reach `agent` now: its most recent binding and its current codec limits.
+fn agent_target(
+    admin: &Admin,
+    bindings: &HashMap<AgentId, Vec<Binding>>,
+    agent: AgentId,
+) -> Option<AgentTarget> {
+    let b = bindings.get(&agent)?.last()?;
+    let a = admin.agent(agent).ok()?;
+    let host = parse_uri(&b.uri).map(|u| u.host.to_owned()).unwrap_or_default();
+    Some(AgentTarget {
+        uri: b.uri.clone(),
+        target: b.target,
+        transport: transport_of(&b.uri),
+        aor: format!("sip:{}@{host}", a.extension),
+        codecs: a.profile.voice.allowed_codecs.clone(),
+        webrtc: a.profile.typology == crate::model::Typology::Webrtc,
+    })
+}
+
+/// Consumes endpoint events and router outputs until the SIP stack stops; `flow` sets the
+/// media address and codecs of answered calls.
 pub async fn run(
     mut events: mpsc::Receiver<EndpointEvent>,
     commands: mpsc::Sender<SipCommand>,
@@ -51,40 +124,23 @@ pub async fn run(
     router: RouterHandle,
     flow: CallFlowConfig,
 ) {
+    let first = flow.first_interaction;
+    let mut outputs = match forward_outputs(&router, first) {
+        Ok(rx) => rx,
+        Err(e) => {
+            tracing::error!(error = %e, "SIP calls cannot follow the router; calls will not ring agents");
+            mpsc::channel(1).1
+        }
+    };
     let mut calls = CallFlow::new(flow);
-    while let Some(ev) = events.recv().await {
-        match ev {
-            EndpointEvent::Registrar(RegistrarEvent::Registered { agent, .. }) => {
-                // Login is idempotent in the router; refreshes cost one message.
-                if let Err(e) = router.call_async(Command::Login(agent)).await {
-                    tracing::warn!(%agent, error = %e, "registered agent could not log in");
-                }
+    let mut bindings: HashMap<AgentId, Vec<Binding>> = HashMap::new();
+    loop {
+        tokio::select! {
+            ev = events.recv() => {
+                let Some(ev) = ev else { break };
+                on_event(ev, &mut calls, &mut bindings, &admin, &router).await;
             }
-            EndpointEvent::Registrar(RegistrarEvent::Unregistered { agent }) => {
-                if let Err(e) = router.call_async(Command::Logout(agent)).await {
-                    tracing::warn!(%agent, error = %e, "unregistered agent could not log out");
-                }
-            }
-            EndpointEvent::Invite {
-                txn,
-                called,
-                request,
-                ..
-            } => {
-                let target = match called.as_deref().and_then(|c| resolve_called(&admin, c)) {
-                    None => Called::Unknown,
-                    Some(CalledTarget::Queue(q)) => Called::Queue(q),
-                    Some(CalledTarget::Agent(a)) => Called::Agent(a),
-                };
-                let body = crate::sip::parse(&request).map(|m| m.body).unwrap_or(b"");
-                calls.handle_invite(txn, target, body);
-            }
-            EndpointEvent::Confirmed(txn) => calls.handle_confirmed(txn),
-            EndpointEvent::Bye(txn) | EndpointEvent::Cancelled(txn) => {
-                calls.handle_caller_gone(txn)
-            }
-            EndpointEvent::NoAck(txn) => calls.handle_no_ack(txn),
-            _ => {}
+            Some(o) = outputs.recv() => on_output(o, &mut calls, &bindings, &admin),
         }
         while let Some(action) = calls.poll_action() {
             perform(action, &commands, &router).await;
@@ -92,8 +148,107 @@ pub async fn run(
     }
 }
 
+async fn on_event(
+    ev: EndpointEvent,
+    calls: &mut CallFlow,
+    bindings: &mut HashMap<AgentId, Vec<Binding>>,
+    admin: &Admin,
+    router: &RouterHandle,
+) {
+    match ev {
+        EndpointEvent::Registrar(RegistrarEvent::Registered { agent, contacts }) => {
+            bindings.insert(agent, contacts);
+            // Login is idempotent in the router; refreshes cost one message.
+            if let Err(e) = router.call_async(Command::Login(agent)).await {
+                tracing::warn!(%agent, error = %e, "registered agent could not log in");
+            }
+        }
+        EndpointEvent::Registrar(RegistrarEvent::Unregistered { agent }) => {
+            bindings.remove(&agent);
+            if let Err(e) = router.call_async(Command::Logout(agent)).await {
+                tracing::warn!(%agent, error = %e, "unregistered agent could not log out");
+            }
+        }
+        EndpointEvent::Invite {
+            txn,
+            called,
+            request,
+            ..
+        } => {
+            let target = match called.as_deref().and_then(|c| resolve_called(admin, c)) {
+                None => Called::Unknown,
+                Some(CalledTarget::Queue(q)) => Called::Queue(q),
+                Some(CalledTarget::Agent(a)) => Called::Agent(a),
+            };
+            let m = crate::sip::parse(&request).ok();
+            let body = m.as_ref().map(|m| m.body).unwrap_or(b"");
+            let caller = m
+                .as_ref()
+                .and_then(|m| m.header(crate::sip::parse::HeaderName::From))
+                .and_then(|f| crate::sip::header::parse_name_addr(f).ok())
+                .and_then(|n| n.uri.user)
+                .unwrap_or("anonymous");
+            calls.handle_invite(txn, target, caller, body);
+        }
+        EndpointEvent::Confirmed(txn) => calls.handle_confirmed(txn),
+        EndpointEvent::Bye(txn) | EndpointEvent::Cancelled(txn) => calls.handle_caller_gone(txn),
+        EndpointEvent::NoAck(txn) => calls.handle_no_ack(txn),
+        EndpointEvent::LegRinging(_) => {}
+        EndpointEvent::LegAnswered { leg, .. } => calls.handle_leg_answered(leg),
+        EndpointEvent::LegFailed { leg, code } => {
+            tracing::debug!(leg = leg.0, code, "agent leg failed");
+            calls.handle_leg_failed(leg)
+        }
+        EndpointEvent::LegBye(leg) => calls.handle_leg_bye(leg),
+    }
+}
+
+fn on_output(
+    o: Output,
+    calls: &mut CallFlow,
+    bindings: &HashMap<AgentId, Vec<Binding>>,
+    admin: &Admin,
+) {
+    match o {
+        Output::Offer {
+            interaction,
+            agent,
+            auto_answer_at,
+            ..
+        } => {
+            if !calls.carries(interaction) {
+                return;
+            }
+            let target = agent_target(admin, bindings, agent);
+            if target.is_none() {
+                tracing::debug!(%agent, %interaction, "offered agent has no SIP registration; the offer rings out");
+            }
+            calls.handle_offer(interaction, agent, target.as_ref(), auto_answer_at.is_some());
+        }
+        Output::CancelOffer { interaction, agent } => calls.handle_cancel_offer(interaction, agent),
+        Output::Ended {
+            interaction,
+            reason,
+        } => {
+            let refused = match reason {
+                EndReason::Refused { .. } => Some(true),
+                EndReason::NotAnswered { .. } => Some(false),
+                _ => None,
+            };
+            calls.handle_ended(interaction, refused);
+        }
+        _ => {}
+    }
+}
+
+fn route(router: &RouterHandle, cmd: Command, what: &'static str, interaction: InteractionId) {
+    if let Err(e) = router.try_send(cmd) {
+        tracing::warn!(%interaction, error = %e, "{what} not delivered to the router");
+    }
+}
+
 async fn perform(action: Action, commands: &mpsc::Sender<SipCommand>, router: &RouterHandle) {
-    match action {
+    let cmd = match action {
         Action::Respond {
             txn,
             code,
@@ -107,26 +262,43 @@ async fn perform(action: Action, commands: &mpsc::Sender<SipCommand>, router: &R
                 ),
                 None => (Vec::new(), Vec::new()),
             };
-            let _ = commands
-                .send(SipCommand::Respond {
-                    txn,
-                    code,
-                    reason: reason.to_owned(),
-                    headers,
-                    body,
-                })
-                .await;
+            SipCommand::Respond {
+                txn,
+                code,
+                reason: reason.to_owned(),
+                headers,
+                body,
+            }
         }
+        Action::Invite(invite) => SipCommand::Invite(invite),
+        Action::EndLeg(leg) => SipCommand::EndLeg(leg),
+        Action::HangupCaller(txn) => SipCommand::HangupCaller(txn),
         Action::Arrival { interaction, queue } => {
             let arrival = Arrival::queued(interaction, Channel::Voice, queue);
-            if let Err(e) = router.call_async(Command::Arrival(arrival)).await {
-                tracing::warn!(%interaction, error = %e, "call could not enter its queue");
-            }
+            return route(router, Command::Arrival(arrival), "call arrival", interaction);
         }
-        Action::Abandon(interaction) => {
-            if let Err(e) = router.call_async(Command::Abandon(interaction)).await {
-                tracing::warn!(%interaction, error = %e, "abandon not recorded");
-            }
+        Action::Direct { interaction, agent } => {
+            let arrival = Arrival::direct(interaction, Channel::Voice, agent, false);
+            return route(router, Command::Arrival(arrival), "direct call", interaction);
         }
-    }
+        Action::Abandon(i) => return route(router, Command::Abandon(i), "abandon", i),
+        Action::Accepted { interaction, agent } => {
+            return route(
+                router,
+                Command::Accepted(interaction, agent),
+                "answer",
+                interaction,
+            )
+        }
+        Action::Rejected { interaction, agent } => {
+            return route(
+                router,
+                Command::Rejected(interaction, agent),
+                "rejection",
+                interaction,
+            )
+        }
+        Action::Completed(i) => return route(router, Command::Completed(i), "completion", i),
+    };
+    let _ = commands.send(cmd).await;
 }

@@ -8,7 +8,9 @@
 //! datagrams, which their senders retransmit. It does not own any SIP logic.
 
 use crate::sip::build::build_response;
-use crate::sip::endpoint::{Endpoint, EndpointConfig, EndpointEvent, Transport, TxnId};
+use crate::sip::endpoint::{
+    Endpoint, EndpointConfig, EndpointEvent, LegId, OutgoingInvite, Transport, TxnId,
+};
 use crate::sip::parse::{parse, HeaderName};
 use crate::sip::registrar::Directory;
 use std::collections::HashMap;
@@ -91,6 +93,12 @@ pub enum SipCommand {
         /// Body (SDP).
         body: Vec<u8>,
     },
+    /// Place an INVITE to an agent.
+    Invite(Box<OutgoingInvite>),
+    /// End an agent leg (CANCEL or BYE as its state needs).
+    EndLeg(LegId),
+    /// Send the caller of this INVITE a BYE.
+    HangupCaller(TxnId),
 }
 
 /// Counters readable while running (for tests and `/metrics`).
@@ -228,9 +236,19 @@ pub async fn run_sip(
 
     let stats2 = stats.clone();
     let join = tokio::spawn(async move {
-        let mut ep = Endpoint::new(cfg.endpoint.clone(), cfg.seed, Instant::now());
+        let mut endpoint_cfg = cfg.endpoint.clone();
+        // Requests acd sends name the address it listens on; a wildcard bind has no address a
+        // peer could answer to, so loopback stands in until a public address setting exists.
+        endpoint_cfg.contact = if local_addr.ip().is_unspecified() {
+            SocketAddr::from(([127, 0, 0, 1], local_addr.port()))
+        } else {
+            local_addr
+        };
+        let mut ep = Endpoint::new(endpoint_cfg, cfg.seed, Instant::now());
         let mut writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
         let mut batch = Vec::with_capacity(64);
+        let mut commands = Vec::with_capacity(64);
+        let mut commands_open = true;
         loop {
             let deadline = ep.poll_timeout();
             let sleep = async {
@@ -258,10 +276,21 @@ pub async fn run_sip(
                         }
                     }
                 }
-                Some(cmd) = cmd_rx.recv() => {
-                    let SipCommand::Respond { txn, code, reason, headers, body } = cmd;
-                    let h: Vec<(&str, &str)> = headers.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-                    ep.respond(Instant::now(), txn, code, &reason, &h, &body);
+                n = cmd_rx.recv_many(&mut commands, 64), if commands_open => {
+                    // Nobody left to give commands: the stack still answers on its own.
+                    commands_open = n > 0;
+                    let now = Instant::now();
+                    for cmd in commands.drain(..) {
+                        match cmd {
+                            SipCommand::Respond { txn, code, reason, headers, body } => {
+                                let h: Vec<(&str, &str)> = headers.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+                                ep.respond(now, txn, code, &reason, &h, &body);
+                            }
+                            SipCommand::Invite(invite) => ep.invite(now, *invite),
+                            SipCommand::EndLeg(leg) => ep.end_leg(now, leg),
+                            SipCommand::HangupCaller(txn) => ep.hangup_caller(now, txn),
+                        }
+                    }
                 }
                 _ = sleep => ep.handle_timeout(Instant::now()),
                 _ = shutdown.changed() => break,

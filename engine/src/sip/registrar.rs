@@ -104,12 +104,13 @@ pub struct Binding {
 /// Changes the routing core must hear about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegistrarEvent {
-    /// The agent now has at least one live binding (first registration or refresh).
+    /// The agent has at least one live binding (first registration, refresh, or some of its
+    /// bindings lapsed).
     Registered {
         /// The agent.
         agent: AgentId,
-        /// Live bindings after this REGISTER.
-        contacts: usize,
+        /// Its live bindings now, oldest first (calls go to the last).
+        contacts: Vec<Binding>,
     },
     /// The agent's last binding was removed or expired.
     Unregistered {
@@ -179,9 +180,15 @@ impl Registrar {
     pub fn handle_timeout(&mut self, now: Instant) {
         let mut gone = Vec::new();
         for (agent, list) in self.bindings.iter_mut() {
+            let before = list.len();
             list.retain(|b| b.expires_at > now);
             if list.is_empty() {
                 gone.push(*agent);
+            } else if list.len() < before {
+                self.events.push(RegistrarEvent::Registered {
+                    agent: *agent,
+                    contacts: list.clone(),
+                });
             }
         }
         for agent in gone {
@@ -460,7 +467,7 @@ impl Registrar {
         } else {
             self.events.push(RegistrarEvent::Registered {
                 agent: agent.id,
-                contacts: n,
+                contacts: list.clone(),
             });
         }
         let extra: Vec<(&str, &str)> = contacts.iter().map(|c| ("Contact", c.as_str())).collect();
@@ -602,13 +609,12 @@ mod tests {
         );
         assert_eq!(status(&r), 200);
         assert!(reg.is_registered(AgentId(7)));
-        assert_eq!(
-            reg.poll_event(),
-            Some(RegistrarEvent::Registered {
-                agent: AgentId(7),
-                contacts: 1
-            })
-        );
+        let Some(RegistrarEvent::Registered { agent, contacts }) = reg.poll_event() else {
+            panic!("registered event")
+        };
+        assert_eq!(agent, AgentId(7));
+        assert_eq!(contacts.len(), 1);
+        assert_eq!(contacts[0].uri, "sip:1001@10.0.0.5:5062");
     }
 
     #[test]
