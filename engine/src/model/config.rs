@@ -172,6 +172,10 @@ settings! {
         pub priority: u8 = 0,
         /// Skills agents need, with relaxation over waiting time.
         pub skill_requirements: Vec<SkillRequirement> = Vec::new(),
+        /// Voice: callers wait unanswered, hearing the queue as early media (`183 Session
+        /// Progress`), and are answered (`200`) only when an agent answers: carriers bill
+        /// only answered calls and a caller can still CANCEL. Off: callers are answered at once.
+        pub early_media: bool = false,
     }
 }
 

@@ -64,10 +64,7 @@ fn voice_output(o: &Output, first: u64) -> bool {
 
 /// Forwards the router's voice outputs to the bridge task from a thread of its own (the
 /// router's subscription is a blocking channel).
-fn forward_outputs(
-    router: &RouterHandle,
-    first: u64,
-) -> std::io::Result<mpsc::Receiver<Output>> {
+fn forward_outputs(router: &RouterHandle, first: u64) -> std::io::Result<mpsc::Receiver<Output>> {
     let rx = router
         .subscribe()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -87,7 +84,11 @@ fn forward_outputs(
 fn transport_of(uri: &str) -> Transport {
     let tcp = parse_uri(uri)
         .ok()
-        .and_then(|u| u.param("transport").flatten().map(|t| t.eq_ignore_ascii_case("tcp")))
+        .and_then(|u| {
+            u.param("transport")
+                .flatten()
+                .map(|t| t.eq_ignore_ascii_case("tcp"))
+        })
         .unwrap_or(false);
     if tcp {
         Transport::Tcp
@@ -104,7 +105,9 @@ fn agent_target(
 ) -> Option<AgentTarget> {
     let b = bindings.get(&agent)?.last()?;
     let a = admin.agent(agent).ok()?;
-    let host = parse_uri(&b.uri).map(|u| u.host.to_owned()).unwrap_or_default();
+    let host = parse_uri(&b.uri)
+        .map(|u| u.host.to_owned())
+        .unwrap_or_default();
     Some(AgentTarget {
         uri: b.uri.clone(),
         target: b.target,
@@ -177,7 +180,10 @@ async fn on_event(
         } => {
             let target = match called.as_deref().and_then(|c| resolve_called(admin, c)) {
                 None => Called::Unknown,
-                Some(CalledTarget::Queue(q)) => Called::Queue(q),
+                Some(CalledTarget::Queue(q)) => match admin.queue(q) {
+                    Ok(queue) if queue.settings.early_media => Called::QueueEarlyMedia(q),
+                    _ => Called::Queue(q),
+                },
                 Some(CalledTarget::Agent(a)) => Called::Agent(a),
             };
             let m = crate::sip::parse(&request).ok();
@@ -223,7 +229,12 @@ fn on_output(
             if target.is_none() {
                 tracing::debug!(%agent, %interaction, "offered agent has no SIP registration; the offer rings out");
             }
-            calls.handle_offer(interaction, agent, target.as_ref(), auto_answer_at.is_some());
+            calls.handle_offer(
+                interaction,
+                agent,
+                target.as_ref(),
+                auto_answer_at.is_some(),
+            );
         }
         Output::CancelOffer { interaction, agent } => calls.handle_cancel_offer(interaction, agent),
         Output::Ended {
@@ -275,11 +286,21 @@ async fn perform(action: Action, commands: &mpsc::Sender<SipCommand>, router: &R
         Action::HangupCaller(txn) => SipCommand::HangupCaller(txn),
         Action::Arrival { interaction, queue } => {
             let arrival = Arrival::queued(interaction, Channel::Voice, queue);
-            return route(router, Command::Arrival(arrival), "call arrival", interaction);
+            return route(
+                router,
+                Command::Arrival(arrival),
+                "call arrival",
+                interaction,
+            );
         }
         Action::Direct { interaction, agent } => {
             let arrival = Arrival::direct(interaction, Channel::Voice, agent, false);
-            return route(router, Command::Arrival(arrival), "direct call", interaction);
+            return route(
+                router,
+                Command::Arrival(arrival),
+                "direct call",
+                interaction,
+            );
         }
         Action::Abandon(i) => return route(router, Command::Abandon(i), "abandon", i),
         Action::Accepted { interaction, agent } => {

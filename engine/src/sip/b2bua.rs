@@ -5,7 +5,9 @@
 //! Owns the table of calls (keyed by the caller's INVITE server transaction), the legs placed
 //! to agents (ids chosen here, so placing a leg needs no round trip), and the rules:
 //! - A queue's DID: `180`, then `200` with an SDP answer limited to the configured codecs; the
-//!   caller's ACK makes the call a queued voice interaction (`Arrival`).
+//!   caller's ACK makes the call a queued voice interaction (`Arrival`). A queue set to early
+//!   media answers `183` with the SDP instead and queues the call at once; the caller gets the
+//!   `200` when an agent answers, and can CANCEL until then (an abandon).
 //! - An agent's DID or extension: `180`, a direct interaction for that agent (`Direct`); the
 //!   caller is answered only when the agent answers; a refusal (busy, paused, logged out, do
 //!   not disturb) is `486 Busy Here`, an unanswered ring `480 Temporarily Unavailable` (acd
@@ -41,6 +43,8 @@ pub const DEFAULT_CODECS: [Codec; 4] = [Codec::Ulaw, Codec::Alaw, Codec::G722, C
 pub enum Called {
     /// A queue's DID.
     Queue(QueueId),
+    /// A queue's DID, the queue set to early media: the caller waits unanswered.
+    QueueEarlyMedia(QueueId),
     /// An agent's DID or extension.
     Agent(AgentId),
     /// A number acd does not serve.
@@ -149,8 +153,9 @@ enum CallState {
     Answered(QueueId),
     /// Queue call in the routing core (waiting or ringing agents).
     Queued,
-    /// Direct call: ringing its agent; the caller gets `answer` when the agent answers.
-    DirectRinging {
+    /// Direct or early-media call: not answered yet; the caller gets `answer` when an agent
+    /// answers.
+    Pending {
         /// Our SDP answer to the caller's offer.
         answer: String,
     },
@@ -296,10 +301,18 @@ impl CallFlow {
                 self.respond(txn, 200, "OK", Some(answer));
                 call.state = CallState::Answered(queue);
             }
+            Called::QueueEarlyMedia(queue) => {
+                let interaction = self.new_interaction(txn);
+                call.interaction = Some(interaction);
+                self.respond(txn, 183, "Session Progress", Some(answer.clone()));
+                call.state = CallState::Pending { answer };
+                self.actions
+                    .push_back(Action::Arrival { interaction, queue });
+            }
             Called::Agent(agent) => {
                 let interaction = self.new_interaction(txn);
                 call.interaction = Some(interaction);
-                call.state = CallState::DirectRinging { answer };
+                call.state = CallState::Pending { answer };
                 self.actions
                     .push_back(Action::Direct { interaction, agent });
             }
@@ -443,7 +456,7 @@ impl CallFlow {
         };
         let Some(call) = self.forget(txn) else { return };
         match call.state {
-            CallState::DirectRinging { .. } => match refused {
+            CallState::Pending { .. } => match refused {
                 Some(true) => self.respond(txn, 486, "Busy Here", None),
                 _ => self.respond(txn, 480, "Temporarily Unavailable", None),
             },
@@ -480,10 +493,11 @@ impl CallFlow {
         let Some(interaction) = call.interaction else {
             return;
         };
-        if let CallState::DirectRinging { answer } = previous {
+        if let CallState::Pending { answer } = previous {
             self.respond(txn, 200, "OK", Some(answer));
         }
-        self.actions.push_back(Action::Accepted { interaction, agent });
+        self.actions
+            .push_back(Action::Accepted { interaction, agent });
     }
 
     /// An agent leg failed before an answer (busy, declined, unavailable, no response).
@@ -692,7 +706,10 @@ mod tests {
         let [Action::Invite(inv)] = a.as_slice() else {
             panic!("{a:?}")
         };
-        assert!(inv.headers.iter().any(|(n, v)| n == "Call-Info" && v.ends_with("answer-after=0")));
+        assert!(inv
+            .headers
+            .iter()
+            .any(|(n, v)| n == "Call-Info" && v.ends_with("answer-after=0")));
     }
 
     #[test]
@@ -806,10 +823,7 @@ mod tests {
         let mut f = CallFlow::new(CallFlowConfig::default());
         let (i, leg) = ringing(&mut f);
         f.handle_caller_gone(TxnId(1));
-        assert_eq!(
-            drain(&mut f),
-            vec![Action::EndLeg(leg), Action::Abandon(i)]
-        );
+        assert_eq!(drain(&mut f), vec![Action::EndLeg(leg), Action::Abandon(i)]);
     }
 
     #[test]
@@ -868,5 +882,59 @@ mod tests {
         drain(&mut f);
         f.handle_ended(i, Some(false));
         assert_eq!(codes(&drain(&mut f)), vec![480]);
+    }
+
+    #[test]
+    fn early_media_queue_call_is_queued_unanswered_with_183() {
+        let mut f = CallFlow::new(CallFlowConfig::default());
+        f.handle_invite(
+            TxnId(1),
+            Called::QueueEarlyMedia(QueueId(3)),
+            "5551234",
+            OFFER,
+        );
+        let a = drain(&mut f);
+        assert_eq!(codes(&a), vec![180, 183]);
+        let i = f.interaction(TxnId(1)).expect("queued at once");
+        assert!(a.contains(&Action::Arrival {
+            interaction: i,
+            queue: QueueId(3)
+        }));
+    }
+
+    #[test]
+    fn early_media_caller_is_answered_when_the_agent_answers() {
+        let mut f = CallFlow::new(CallFlowConfig::default());
+        f.handle_invite(
+            TxnId(1),
+            Called::QueueEarlyMedia(QueueId(3)),
+            "5551234",
+            OFFER,
+        );
+        let i = f.interaction(TxnId(1)).unwrap();
+        drain(&mut f);
+        f.handle_offer(i, AgentId(7), Some(&target(6001)), false);
+        let a = drain(&mut f);
+        let [Action::Invite(inv)] = a.as_slice() else {
+            panic!("{a:?}")
+        };
+        f.handle_leg_answered(inv.leg);
+        let a = drain(&mut f);
+        assert_eq!(codes(&a), vec![200]);
+    }
+
+    #[test]
+    fn early_media_caller_cancelling_abandons() {
+        let mut f = CallFlow::new(CallFlowConfig::default());
+        f.handle_invite(
+            TxnId(1),
+            Called::QueueEarlyMedia(QueueId(3)),
+            "5551234",
+            OFFER,
+        );
+        let i = f.interaction(TxnId(1)).unwrap();
+        drain(&mut f);
+        f.handle_caller_gone(TxnId(1));
+        assert_eq!(drain(&mut f), vec![Action::Abandon(i)]);
     }
 }

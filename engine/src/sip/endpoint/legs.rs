@@ -528,7 +528,7 @@ impl Endpoint {
         let Some(ct) = self.ctxns.get_mut(&id) else {
             return;
         };
-        if !ct.txn.poll_timeout().is_some_and(|t| t <= now) {
+        if ct.txn.poll_timeout().is_none_or(|t| t > now) {
             return;
         }
         ct.txn.handle_timeout(now);

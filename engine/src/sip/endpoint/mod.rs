@@ -467,13 +467,11 @@ impl Endpoint {
                         self.uas.remove(&id);
                         self.events.push_back(EndpointEvent::Bye(TxnId(id)));
                     }
-                    Some(DialogRef::Agent(leg)) => {
-                        if self.legs.contains_key(&leg) {
-                            self.remove_leg(leg);
-                            self.events.push_back(EndpointEvent::LegBye(LegId(leg)));
-                        }
+                    Some(DialogRef::Agent(leg)) if self.legs.contains_key(&leg) => {
+                        self.remove_leg(leg);
+                        self.events.push_back(EndpointEvent::LegBye(LegId(leg)));
                     }
-                    None => {}
+                    _ => {}
                 }
             }
             "CANCEL" => {
