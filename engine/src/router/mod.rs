@@ -1490,12 +1490,25 @@ impl Router {
         } else {
             None
         };
+        // A missed offer holds the agent back like a rejection does, so the call moves on to
+        // the next agent instead of ringing the same phone again.
+        let retry_delay = if qs != NONE && self.ixs[i as usize].direct == NONE {
+            self.queues[qs as usize].s.reject_delay_ms
+        } else {
+            0
+        };
         for &a in &offered {
             self.out.push_back(Output::CancelOffer {
                 interaction: id,
                 agent: self.agents[a as usize].id,
             });
             self.release(now, a, i, false);
+            if retry_delay > 0 {
+                let until = now + retry_delay;
+                self.agents[a as usize].reject_until = Some(until);
+                self.push_timer(until, Timer::RejectDelay { agent: a });
+                self.reindex(a);
+            }
             let ag = &mut self.agents[a as usize];
             ag.no_answer_run += 1;
             ag.no_answer_total += 1;

@@ -165,7 +165,8 @@ pub struct QueueSettings {
     pub on_no_agents: Option<OverflowTarget>,
     /// After this many consecutive unanswered offers the agent is paused ("no answer").
     pub max_no_answers: Option<u32>,
-    /// After a reject, the agent gets no queue offer for this long, in ms.
+    /// After a reject or a missed (rung-out) queue offer, the agent gets no queue offer for
+    /// this long, in ms.
     pub reject_delay_ms: u64,
     /// Answers within this wait count towards the service level, in ms.
     pub service_level_ms: u64,

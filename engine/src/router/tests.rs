@@ -1273,6 +1273,32 @@ fn reject_with_another_agent_free_and_reject_delay_goes_to_that_agent() {
     assert_eq!(s.offers(), vec![(1, A2)]);
 }
 
+#[test]
+fn ring_out_with_reject_delay_moves_the_call_to_the_next_agent() {
+    let mut q = voice_queue();
+    q.ring_timeout_ms = 10_000;
+    q.reject_delay_ms = 30_000;
+    let mut s = basic(2, q);
+    s.call(1, Q1);
+    assert_eq!(s.offers(), vec![(1, A1)]);
+    s.advance(10_000); // A1 never answers: the call moves on, A1 is not rung again
+    assert_eq!(s.offers(), vec![(1, A2)]);
+}
+
+#[test]
+fn ring_out_holds_the_agent_back_for_the_reject_delay() {
+    let mut q = voice_queue();
+    q.ring_timeout_ms = 10_000;
+    q.reject_delay_ms = 30_000;
+    let mut s = basic(1, q);
+    s.call(1, Q1);
+    assert_eq!(s.offers(), vec![(1, A1)]);
+    s.advance(10_000);
+    assert_eq!(s.offers(), vec![]);
+    s.advance(30_000);
+    assert_eq!(s.offers(), vec![(1, A1)]);
+}
+
 // ----- resume after a restart ---------------------------------------------------------------
 
 fn chat_sim() -> Sim {
