@@ -13,6 +13,7 @@ use acd_engine::interactions::InteractionLog;
 use acd_engine::router::CrossChannelRule;
 use acd_engine::runtime::engine::{Engine, EngineConfig};
 use acd_engine::runtime::interactions_io;
+use acd_engine::runtime::presence::Presence;
 use acd_engine::runtime::sip_bridge;
 use acd_engine::runtime::sip_io::{run_sip, SipConfig};
 use acd_engine::sip::b2bua::CallFlowConfig;
@@ -182,11 +183,14 @@ async fn run(config: Config) -> anyhow::Result<()> {
     .with_context(|| format!("cannot bind SIP to {}", config.sip.listen))?;
     println!("sip listening on {}", sip.local_addr);
     let sip_join = sip.join;
+    // Who keeps an agent logged in: its SIP registration, its toolbar session, or both.
+    let presence = Arc::new(Presence::new());
     tokio::spawn(sip_bridge::run(
         sip.events,
         sip.commands,
         admin.clone(),
         engine.router(),
+        presence.clone(),
         CallFlowConfig {
             // A wildcard bind has no address a caller could send media to; loopback until
             // the RTP issue brings a media address setting.
@@ -218,6 +222,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
                 router.clone(),
                 ToolbarOptions {
                     session_ttl_ms: ttl_ms,
+                    presence,
                 },
             )?;
             let done = interactions_io::recover(&router, &recovery)?;

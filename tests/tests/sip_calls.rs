@@ -263,7 +263,9 @@ fn paused_agent_is_never_rung() {
     register(&acd, &paused, paused_phone.local_addr().unwrap().port());
     let phone = Phone::start("agent_answer_hangup.xml", &["-d", "100"]);
     register(&acd, &ready, phone.port);
-    assert_eq!(agent_state(&acd, &paused)["state"], "paused");
+    wait_for("the paused agent logged in", || {
+        agent_state(&acd, &paused)["state"] == "paused"
+    });
     let caller = call(sip, "caller_wait_bye.xml", NUMBER, &[]);
     assert_ok("caller", &caller);
     assert_ok("available agent", &phone.finish());
@@ -451,4 +453,98 @@ fn direct_call_to_a_paused_agent_gets_busy() {
         phone.recv(&mut [0u8; 2048]).is_err(),
         "a paused agent is not rung"
     );
+}
+
+// ----- presence: SIP registration and toolbar session together -------------------------------
+
+const FIRST_PASSWORD: &str = "Initial-pass1";
+
+/// A toolbar login with the forced password change done; returns the session token.
+fn toolbar_login(acd: &Acd, username: &str) -> String {
+    let r = acd
+        .toolbar_request(reqwest::Method::POST, "/api/v1/toolbar/login")
+        .json(&json!({"username": username, "password": FIRST_PASSWORD}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let token = json_body(r)["token"].as_str().unwrap().to_owned();
+    let r = acd
+        .toolbar_request(reqwest::Method::POST, "/api/v1/toolbar/password")
+        .bearer_auth(&token)
+        .json(&json!({"current_password": FIRST_PASSWORD, "new_password": "Second-pass22"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    token
+}
+
+fn toolbar(acd: &Acd, method: reqwest::Method, path: &str, token: &str, body: Value) -> u16 {
+    acd.toolbar_request(method, path)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn unregister(acd: &Acd, agent: &Agent) {
+    let out = call(
+        acd.sip.unwrap(),
+        "agent_unregister.xml",
+        &agent.extension,
+        &["-au", &agent.extension, "-ap", &agent.password],
+    );
+    assert_ok("un-REGISTER", &out);
+}
+
+#[test]
+fn toolbar_logout_keeps_an_agent_with_a_registered_phone_logged_in_and_paused() {
+    let acd = Acd::start();
+    let a = create_agent(&acd, "deskphone", json!({"password": FIRST_PASSWORD}));
+    let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
+    register(&acd, &a, phone.local_addr().unwrap().port());
+    let token = toolbar_login(&acd, "deskphone");
+    let paused = json!({"state": "paused"});
+    assert_eq!(
+        toolbar(
+            &acd,
+            reqwest::Method::PUT,
+            "/api/v1/toolbar/state",
+            &token,
+            paused
+        ),
+        204
+    );
+    let status = toolbar(
+        &acd,
+        reqwest::Method::POST,
+        "/api/v1/toolbar/logout",
+        &token,
+        json!({}),
+    );
+    assert!((200..300).contains(&status), "toolbar logout: {status}");
+    assert_eq!(agent_state(&acd, &a)["state"], "paused");
+    unregister(&acd, &a);
+    wait_for("the agent logged out", || {
+        agent_state(&acd, &a)["state"] == "logged_out"
+    });
+}
+
+#[test]
+fn registration_ending_keeps_an_agent_with_a_toolbar_session_logged_in() {
+    let acd = Acd::start();
+    let a = create_agent(&acd, "softphone", json!({"password": FIRST_PASSWORD}));
+    let _token = toolbar_login(&acd, "softphone");
+    let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
+    register(&acd, &a, phone.local_addr().unwrap().port());
+    unregister(&acd, &a);
+    // SIP events reach routing in order: once a later registration has logged its agent in,
+    // the un-REGISTER has been handled.
+    let witness = create_agent(&acd, "witness", json!({}));
+    register(&acd, &witness, phone.local_addr().unwrap().port());
+    wait_for("the witness logged in", || {
+        agent_state(&acd, &witness)["state"] == "available"
+    });
+    assert_eq!(agent_state(&acd, &a)["state"], "available");
 }

@@ -3,6 +3,7 @@
 //!
 //! - [`interactions_io`]: keeps the durable chat/email log in step with the router and gives
 //!   a restarted router back what it holds.
+//! - [`presence`]: which sources (SIP registration, toolbar session) keep an agent logged in.
 //! - [`router_task`]: the one owner thread of the routing core, with its command channel,
 //!   output fan-out and published statistics.
 //! - [`sip_bridge`]: SIP registrations log agents in and out; called numbers are resolved.
@@ -16,6 +17,7 @@ pub mod directory;
 pub mod engine;
 pub mod feed;
 pub mod interactions_io;
+pub mod presence;
 pub mod router_task;
 pub mod sip_bridge;
 pub mod sip_io;

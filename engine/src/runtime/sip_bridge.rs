@@ -16,6 +16,7 @@ use crate::admin::Admin;
 use crate::common::{AgentId, Channel, InteractionId};
 use crate::model::NumberTarget;
 use crate::router::{Arrival, EndReason, Output};
+use crate::runtime::presence::{Presence, Source};
 use crate::runtime::router_task::{Command, RouterHandle};
 use crate::runtime::sip_io::SipCommand;
 use crate::sip::b2bua::{Action, AgentTarget, CallFlow, CallFlowConfig, Called};
@@ -118,13 +119,15 @@ fn agent_target(
     })
 }
 
-/// Consumes endpoint events and router outputs until the SIP stack stops; `flow` sets the
-/// media address and codecs of answered calls.
+/// Consumes endpoint events and router outputs until the SIP stack stops; `presence` is
+/// shared with the toolbar (who keeps an agent logged in); `flow` sets the media address and
+/// codecs of answered calls.
 pub async fn run(
     mut events: mpsc::Receiver<EndpointEvent>,
     commands: mpsc::Sender<SipCommand>,
     admin: Arc<Admin>,
     router: RouterHandle,
+    presence: Arc<Presence>,
     flow: CallFlowConfig,
 ) {
     let first = flow.first_interaction;
@@ -141,7 +144,7 @@ pub async fn run(
         tokio::select! {
             ev = events.recv() => {
                 let Some(ev) = ev else { break };
-                on_event(ev, &mut calls, &mut bindings, &admin, &router).await;
+                on_event(ev, &mut calls, &mut bindings, &admin, &router, &presence).await;
             }
             Some(o) = outputs.recv() => on_output(o, &mut calls, &bindings, &admin),
         }
@@ -157,19 +160,25 @@ async fn on_event(
     bindings: &mut HashMap<AgentId, Vec<Binding>>,
     admin: &Admin,
     router: &RouterHandle,
+    presence: &Presence,
 ) {
     match ev {
         EndpointEvent::Registrar(RegistrarEvent::Registered { agent, contacts }) => {
             bindings.insert(agent, contacts);
-            // Login is idempotent in the router; refreshes cost one message.
-            if let Err(e) = router.call_async(Command::Login(agent)).await {
-                tracing::warn!(%agent, error = %e, "registered agent could not log in");
+            // Only the first source logs in: a refresh, or a phone registering under an open
+            // toolbar session, leaves pause and availability as they are.
+            if presence.handle_up(agent, Source::Sip) {
+                if let Err(e) = router.call_async(Command::Login(agent)).await {
+                    tracing::warn!(%agent, error = %e, "registered agent could not log in");
+                }
             }
         }
         EndpointEvent::Registrar(RegistrarEvent::Unregistered { agent }) => {
             bindings.remove(&agent);
-            if let Err(e) = router.call_async(Command::Logout(agent)).await {
-                tracing::warn!(%agent, error = %e, "unregistered agent could not log out");
+            if presence.handle_down(agent, Source::Sip) {
+                if let Err(e) = router.call_async(Command::Logout(agent)).await {
+                    tracing::warn!(%agent, error = %e, "unregistered agent could not log out");
+                }
             }
         }
         EndpointEvent::Invite {

@@ -25,6 +25,7 @@ use crate::interactions::{
 };
 use crate::model::{Agent, ToolbarPermissions};
 use crate::router::{PauseReason, Route};
+use crate::runtime::presence::{Presence, Source};
 use crate::runtime::router_task::{Command, RouterHandle, TaskError};
 use crate::store::{Store, StoreError};
 use rand::SeedableRng;
@@ -32,16 +33,20 @@ use rand_chacha::ChaCha20Rng;
 use std::sync::{Arc, Mutex};
 
 /// Settings of the toolbar service.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ToolbarOptions {
     /// How long a session lasts from login, in ms.
     pub session_ttl_ms: u64,
+    /// Presence shared with SIP: a toolbar logout keeps an agent whose phone is registered
+    /// logged in (see `runtime::presence`).
+    pub presence: Arc<Presence>,
 }
 
 impl Default for ToolbarOptions {
     fn default() -> Self {
         ToolbarOptions {
             session_ttl_ms: 8 * 3600 * 1000,
+            presence: Arc::new(Presence::new()),
         }
     }
 }
@@ -193,6 +198,7 @@ pub struct Toolbar {
     router: RouterHandle,
     hub: Arc<Hub>,
     rng: Mutex<ChaCha20Rng>,
+    presence: Arc<Presence>,
 }
 
 impl std::fmt::Debug for Toolbar {
@@ -227,6 +233,7 @@ impl Toolbar {
             router,
             hub,
             rng: Mutex::new(ChaCha20Rng::from_entropy()),
+            presence: options.presence.clone(),
             admin: admin.clone(),
         });
         let feed = admin.subscribe();
@@ -267,6 +274,8 @@ impl Toolbar {
         self.hub.handle_mask(id, masked);
         if refused && self.sessions.handle_revoke_agent(id) > 0 {
             self.hub.disconnect(id);
+            // Revoked by an administrator: out, whatever else keeps the agent present.
+            self.presence.handle_down(id, Source::Toolbar);
             let _ = self.router.try_send(Command::Logout(id));
         }
     }
@@ -275,7 +284,9 @@ impl Toolbar {
     pub fn handle_sweep(&self, now: u64) {
         for agent in self.sessions.handle_sweep(now) {
             self.hub.disconnect(agent);
-            let _ = self.router.try_send(Command::Logout(agent));
+            if self.presence.handle_down(agent, Source::Toolbar) {
+                let _ = self.router.try_send(Command::Logout(agent));
+            }
         }
     }
 
@@ -374,6 +385,7 @@ impl Toolbar {
     /// Logs the agent in to routing. An agent created a moment ago may not have reached the
     /// router yet (the configuration feed runs on its own thread): wait for it, briefly.
     fn router_login(&self, agent: AgentId) -> Result<(), ToolbarError> {
+        self.presence.handle_up(agent, Source::Toolbar);
         let mut tries = 0;
         loop {
             match self.router.call(Command::Login(agent)) {
@@ -424,9 +436,12 @@ impl Toolbar {
         if let Some(s) = self.sessions.handle_revoke(token) {
             if !self.sessions.has_session(s.agent) {
                 self.hub.disconnect(s.agent);
-                self.router
-                    .call(Command::Logout(s.agent))
-                    .map_err(router_err)?;
+                // A registered SIP phone keeps the agent logged in (runtime::presence).
+                if self.presence.handle_down(s.agent, Source::Toolbar) {
+                    self.router
+                        .call(Command::Logout(s.agent))
+                        .map_err(router_err)?;
+                }
             }
         }
         Ok(())
