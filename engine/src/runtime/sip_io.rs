@@ -118,8 +118,9 @@ pub struct SipStats {
 pub struct SipHandle {
     /// The bound UDP address (its port is the TCP port too).
     pub local_addr: SocketAddr,
-    /// Endpoint events (registrations, INVITEs). Bounded; when nobody reads them and the
-    /// queue fills, INVITEs are answered 480 by the endpoint task so callers are not left hanging.
+    /// Endpoint events (registrations, INVITEs, legs). Bounded; when the reader falls behind,
+    /// new INVITEs are answered 480 by the endpoint task so callers are not left hanging, and
+    /// events of calls already accepted wait in a backlog (never dropped).
     pub events: mpsc::Receiver<EndpointEvent>,
     /// Commands to the endpoint task.
     pub commands: mpsc::Sender<SipCommand>,
@@ -249,6 +250,8 @@ pub async fn run_sip(
         let mut batch = Vec::with_capacity(64);
         let mut commands = Vec::with_capacity(64);
         let mut commands_open = true;
+        let mut backlog: std::collections::VecDeque<EndpointEvent> =
+            std::collections::VecDeque::new();
         loop {
             let deadline = ep.poll_timeout();
             let sleep = async {
@@ -293,6 +296,16 @@ pub async fn run_sip(
                     }
                 }
                 _ = sleep => ep.handle_timeout(Instant::now()),
+                permit = ev_tx.reserve(), if !backlog.is_empty() => {
+                    match permit {
+                        Ok(permit) => {
+                            if let Some(e) = backlog.pop_front() {
+                                permit.send(e);
+                            }
+                        }
+                        Err(_) => backlog.clear(),
+                    }
+                }
                 _ = shutdown.changed() => break,
             }
             while let Some(t) = ep.poll_transmit() {
@@ -311,12 +324,19 @@ pub async fn run_sip(
                 }
             }
             while let Some(e) = ep.poll_event() {
-                match ev_tx.try_send(e) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(EndpointEvent::Invite { txn, .. }))
-                    | Err(mpsc::error::TrySendError::Closed(EndpointEvent::Invite {
-                        txn, ..
-                    })) => {
+                // Events of calls already accepted wait in the backlog when the bridge is
+                // behind (never dropped); a new INVITE is shed with 480 instead.
+                let e = if backlog.is_empty() {
+                    match ev_tx.try_send(e) {
+                        Ok(()) => continue,
+                        Err(mpsc::error::TrySendError::Full(e)) => e,
+                        Err(mpsc::error::TrySendError::Closed(e)) => e,
+                    }
+                } else {
+                    e
+                };
+                match e {
+                    EndpointEvent::Invite { txn, .. } => {
                         ep.respond(
                             Instant::now(),
                             txn,
@@ -338,7 +358,8 @@ pub async fn run_sip(
                             }
                         }
                     }
-                    Err(_) => {}
+                    other if !ev_tx.is_closed() => backlog.push_back(other),
+                    _ => {}
                 }
             }
         }
