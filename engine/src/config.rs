@@ -43,6 +43,10 @@ seed = 44203
 listen = "0.0.0.0:5060"
 # Also listen on TCP (same port).
 tcp = true
+# Voicemail server (host or host:port). A direct call to an agent who has a voicemail box and
+# is unavailable or does not answer is redirected there (302, user part = the agent's
+# extension). Empty: such callers get busy (486) or unavailable (480).
+voicemail = ""
 
 [toolbar]
 # Address of the engine API: agent toolbars (HTTP + WebSocket) and chat/email ingest.
@@ -120,6 +124,12 @@ pub const SETTINGS: &[Setting] = &[
         flag: "sip-tcp",
         env: "ACD_SIP_TCP",
         help: "Also listen for SIP over TCP on the same port [default: true]",
+    },
+    Setting {
+        key: "sip.voicemail",
+        flag: "sip-voicemail",
+        env: "ACD_SIP_VOICEMAIL",
+        help: "Voicemail server host[:port] unanswered direct calls are redirected to (302) [default: none]",
     },
     Setting {
         key: "toolbar.listen",
@@ -240,6 +250,8 @@ pub struct SipListenConfig {
     pub listen: SocketAddr,
     /// Also listen on TCP.
     pub tcp: bool,
+    /// Voicemail server `host[:port]`; empty for none.
+    pub voicemail: String,
 }
 
 /// The engine API's settings (`[toolbar]`): agent toolbars and chat/email ingest.

@@ -199,6 +199,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
             } else {
                 sip.local_addr.ip()
             },
+            voicemail: config.sip.voicemail.clone(),
             ..CallFlowConfig::default()
         },
     ));

@@ -37,6 +37,12 @@ fn sipp_command(args: &[&str]) -> Command {
         "-nostdin",
     ])
     .args(args)
+    // ACD_TEST_SIPP_TRACE=1 keeps each SIPp's message trace (*_messages.log in tests/).
+    .args(if std::env::var_os("ACD_TEST_SIPP_TRACE").is_some() {
+        &["-trace_msg"][..]
+    } else {
+        &[][..]
+    })
     .stdin(Stdio::null())
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
@@ -547,4 +553,22 @@ fn registration_ending_keeps_an_agent_with_a_toolbar_session_logged_in() {
         agent_state(&acd, &witness)["state"] == "available"
     });
     assert_eq!(agent_state(&acd, &a)["state"], "available");
+}
+
+#[test]
+fn direct_call_to_an_unavailable_agent_with_a_voicemail_box_is_redirected_to_voicemail() {
+    let acd = Acd::builder()
+        .arg("--sip-voicemail")
+        .arg("vm.example.com")
+        .start();
+    let sip = acd.sip.unwrap();
+    let a = create_agent(
+        &acd,
+        "boxed",
+        json!({"login_pause": true, "voicemail": true}),
+    );
+    let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
+    register(&acd, &a, phone.local_addr().unwrap().port());
+    let caller = call(sip, "caller_redirect.xml", &a.extension, &[]);
+    assert_ok("caller", &caller);
 }

@@ -98,6 +98,18 @@ fn transport_of(uri: &str) -> Transport {
     }
 }
 
+/// Where a caller of `agent` goes when the agent cannot take the call: the configured
+/// voicemail server, with the agent's extension as user, if the agent has a box.
+fn voicemail_contact(admin: &Admin, agent: AgentId, server: &str) -> Option<String> {
+    if server.is_empty() {
+        return None;
+    }
+    let a = admin.agent(agent).ok()?;
+    a.profile
+        .voicemail
+        .then(|| format!("<sip:{}@{server}>", a.extension))
+}
+
 /// How to reach `agent` now: its most recent binding and its current codec limits.
 fn agent_target(
     admin: &Admin,
@@ -138,13 +150,15 @@ pub async fn run(
             mpsc::channel(1).1
         }
     };
+    let voicemail = flow.voicemail.clone();
     let mut calls = CallFlow::new(flow);
     let mut bindings: HashMap<AgentId, Vec<Binding>> = HashMap::new();
     loop {
         tokio::select! {
             ev = events.recv() => {
                 let Some(ev) = ev else { break };
-                on_event(ev, &mut calls, &mut bindings, &admin, &router, &presence).await;
+                let ctx = Ctx { admin: &admin, router: &router, presence: &presence, voicemail: &voicemail };
+                on_event(ev, &mut calls, &mut bindings, &ctx).await;
             }
             Some(o) = outputs.recv() => on_output(o, &mut calls, &bindings, &admin),
         }
@@ -154,14 +168,26 @@ pub async fn run(
     }
 }
 
+/// What the event handler reads.
+struct Ctx<'a> {
+    admin: &'a Admin,
+    router: &'a RouterHandle,
+    presence: &'a Presence,
+    voicemail: &'a str,
+}
+
 async fn on_event(
     ev: EndpointEvent,
     calls: &mut CallFlow,
     bindings: &mut HashMap<AgentId, Vec<Binding>>,
-    admin: &Admin,
-    router: &RouterHandle,
-    presence: &Presence,
+    ctx: &Ctx<'_>,
 ) {
+    let Ctx {
+        admin,
+        router,
+        presence,
+        voicemail,
+    } = *ctx;
     match ev {
         EndpointEvent::Registrar(RegistrarEvent::Registered { agent, contacts }) => {
             bindings.insert(agent, contacts);
@@ -193,7 +219,10 @@ async fn on_event(
                     Ok(queue) if queue.settings.early_media => Called::QueueEarlyMedia(q),
                     _ => Called::Queue(q),
                 },
-                Some(CalledTarget::Agent(a)) => Called::Agent(a),
+                Some(CalledTarget::Agent(a)) => Called::Agent {
+                    agent: a,
+                    voicemail: voicemail_contact(admin, a, voicemail),
+                },
             };
             let m = crate::sip::parse(&request).ok();
             let body = m.as_ref().map(|m| m.body).unwrap_or(b"");
@@ -302,8 +331,19 @@ async fn perform(action: Action, commands: &mpsc::Sender<SipCommand>, router: &R
                 interaction,
             );
         }
-        Action::Direct { interaction, agent } => {
-            let arrival = Arrival::direct(interaction, Channel::Voice, agent, false);
+        Action::Redirect { txn, contact } => SipCommand::Respond {
+            txn,
+            code: 302,
+            reason: "Moved Temporarily".to_owned(),
+            headers: vec![("Contact".to_owned(), contact)],
+            body: Vec::new(),
+        },
+        Action::Direct {
+            interaction,
+            agent,
+            voicemail,
+        } => {
+            let arrival = Arrival::direct(interaction, Channel::Voice, agent, voicemail);
             return route(
                 router,
                 Command::Arrival(arrival),

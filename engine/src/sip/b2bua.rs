@@ -39,14 +39,20 @@ use std::net::{IpAddr, SocketAddr};
 pub const DEFAULT_CODECS: [Codec; 4] = [Codec::Ulaw, Codec::Alaw, Codec::G722, Codec::Gsm];
 
 /// Where a called number leads (resolved by the runtime against the admin's numbers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Called {
     /// A queue's DID.
     Queue(QueueId),
     /// A queue's DID, the queue set to early media: the caller waits unanswered.
     QueueEarlyMedia(QueueId),
-    /// An agent's DID or extension.
-    Agent(AgentId),
+    /// An agent's DID or extension; `voicemail` is where to redirect the caller (a Contact
+    /// value) when the agent is unavailable or does not answer.
+    Agent {
+        /// The agent.
+        agent: AgentId,
+        /// The voicemail Contact, if the agent has a box and a server is configured.
+        voicemail: Option<String>,
+    },
     /// A number acd does not serve.
     Unknown,
 }
@@ -95,6 +101,15 @@ pub enum Action {
         interaction: InteractionId,
         /// The called agent.
         agent: AgentId,
+        /// The caller may be sent to voicemail.
+        voicemail: bool,
+    },
+    /// Redirect the (unanswered) caller: `302 Moved Temporarily` with this Contact.
+    Redirect {
+        /// The INVITE's server transaction.
+        txn: TxnId,
+        /// The Contact value.
+        contact: String,
     },
     /// The caller left before the interaction was answered.
     Abandon(InteractionId),
@@ -134,6 +149,9 @@ pub struct CallFlowConfig {
     /// The first interaction id used; a high base keeps SIP calls clear of ids other
     /// producers (chat, email, tests) use.
     pub first_interaction: u64,
+    /// Voicemail server `host[:port]` (empty: none); the runtime builds each agent's
+    /// redirect Contact from it.
+    pub voicemail: String,
 }
 
 impl Default for CallFlowConfig {
@@ -143,6 +161,7 @@ impl Default for CallFlowConfig {
             media_port: 40_000,
             codecs: DEFAULT_CODECS.to_vec(),
             first_interaction: 1 << 40,
+            voicemail: String::new(),
         }
     }
 }
@@ -158,6 +177,8 @@ enum CallState {
     Pending {
         /// Our SDP answer to the caller's offer.
         answer: String,
+        /// Where an unanswered direct call is redirected.
+        voicemail: Option<String>,
     },
     /// One agent leg is joined to the caller.
     Bridged(LegId, AgentId),
@@ -264,7 +285,7 @@ impl CallFlow {
     /// A new INVITE from `caller` (its From user, shown to agents); `body` is its SDP (empty
     /// for a late offer).
     pub fn handle_invite(&mut self, txn: TxnId, called: Called, caller: &str, body: &[u8]) {
-        if called == Called::Unknown {
+        if matches!(called, Called::Unknown) {
             return self.respond(txn, 404, "Not Found", None);
         }
         let local = self.local();
@@ -305,16 +326,22 @@ impl CallFlow {
                 let interaction = self.new_interaction(txn);
                 call.interaction = Some(interaction);
                 self.respond(txn, 183, "Session Progress", Some(answer.clone()));
-                call.state = CallState::Pending { answer };
+                call.state = CallState::Pending {
+                    answer,
+                    voicemail: None,
+                };
                 self.actions
                     .push_back(Action::Arrival { interaction, queue });
             }
-            Called::Agent(agent) => {
+            Called::Agent { agent, voicemail } => {
                 let interaction = self.new_interaction(txn);
                 call.interaction = Some(interaction);
-                call.state = CallState::Pending { answer };
-                self.actions
-                    .push_back(Action::Direct { interaction, agent });
+                self.actions.push_back(Action::Direct {
+                    interaction,
+                    agent,
+                    voicemail: voicemail.is_some(),
+                });
+                call.state = CallState::Pending { answer, voicemail };
             }
             Called::Unknown => {}
         }
@@ -456,6 +483,10 @@ impl CallFlow {
         };
         let Some(call) = self.forget(txn) else { return };
         match call.state {
+            CallState::Pending {
+                voicemail: Some(contact),
+                ..
+            } if refused.is_some() => self.actions.push_back(Action::Redirect { txn, contact }),
             CallState::Pending { .. } => match refused {
                 Some(true) => self.respond(txn, 486, "Busy Here", None),
                 _ => self.respond(txn, 480, "Temporarily Unavailable", None),
@@ -493,7 +524,7 @@ impl CallFlow {
         let Some(interaction) = call.interaction else {
             return;
         };
-        if let CallState::Pending { answer } = previous {
+        if let CallState::Pending { answer, .. } = previous {
             self.respond(txn, 200, "OK", Some(answer));
         }
         self.actions
@@ -636,6 +667,34 @@ mod tests {
         let mut f = CallFlow::new(CallFlowConfig::default());
         f.handle_invite(TxnId(1), Called::Unknown, "5551234", OFFER);
         assert_eq!(codes(&drain(&mut f)), vec![404]);
+    }
+
+    fn direct(voicemail: Option<&str>) -> Called {
+        Called::Agent {
+            agent: AgentId(7),
+            voicemail: voicemail.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn unanswered_direct_call_to_an_agent_with_voicemail_is_redirected() {
+        let mut f = CallFlow::new(CallFlowConfig::default());
+        let vm = "<sip:1001@vm.example.com>";
+        f.handle_invite(TxnId(1), direct(Some(vm)), "5551234", OFFER);
+        let i = f.interaction(TxnId(1)).unwrap();
+        assert!(drain(&mut f).contains(&Action::Direct {
+            interaction: i,
+            agent: AgentId(7),
+            voicemail: true
+        }));
+        f.handle_ended(i, Some(false));
+        assert_eq!(
+            drain(&mut f),
+            vec![Action::Redirect {
+                txn: TxnId(1),
+                contact: vm.to_owned()
+            }]
+        );
     }
 
     fn target(port: u16) -> AgentTarget {
@@ -841,13 +900,14 @@ mod tests {
     #[test]
     fn direct_call_rings_its_agent_and_is_answered_when_the_agent_answers() {
         let mut f = CallFlow::new(CallFlowConfig::default());
-        f.handle_invite(TxnId(1), Called::Agent(AgentId(7)), "5551234", OFFER);
+        f.handle_invite(TxnId(1), direct(None), "5551234", OFFER);
         let a = drain(&mut f);
         let i = f.interaction(TxnId(1)).unwrap();
         assert_eq!(codes(&a), vec![180]);
         assert!(a.contains(&Action::Direct {
             interaction: i,
-            agent: AgentId(7)
+            agent: AgentId(7),
+            voicemail: false
         }));
         f.handle_offer(i, AgentId(7), Some(&target(6001)), false);
         let a = drain(&mut f);
@@ -866,7 +926,7 @@ mod tests {
     #[test]
     fn direct_call_refused_by_the_router_gets_486() {
         let mut f = CallFlow::new(CallFlowConfig::default());
-        f.handle_invite(TxnId(1), Called::Agent(AgentId(7)), "5551234", OFFER);
+        f.handle_invite(TxnId(1), direct(None), "5551234", OFFER);
         let i = f.interaction(TxnId(1)).unwrap();
         drain(&mut f);
         f.handle_ended(i, Some(true));
@@ -877,7 +937,7 @@ mod tests {
     #[test]
     fn direct_call_not_answered_gets_480() {
         let mut f = CallFlow::new(CallFlowConfig::default());
-        f.handle_invite(TxnId(1), Called::Agent(AgentId(7)), "5551234", OFFER);
+        f.handle_invite(TxnId(1), direct(None), "5551234", OFFER);
         let i = f.interaction(TxnId(1)).unwrap();
         drain(&mut f);
         f.handle_ended(i, Some(false));
