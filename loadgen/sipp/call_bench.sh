@@ -29,8 +29,11 @@
 #
 # Columns: total/success/failed/retrans/dead from SIPp's final -trace_stat row of the caller;
 # ach = calls created / step wall time; setup p50/p90/p99/max = INVITE -> 200 of each successful
-# call (SIPp -trace_rtt; SIPp's clock ticks in whole milliseconds, so 0 means under 1 ms, and
-# the file is written every 100 calls, so up to 99 final calls of a step are not in it); srv_cpu = acd (all threads) or Kamailio (main and
+# call (SIPp -trace_rtt). SIPp 3.6.1's clock is coarse: every value it reports here is a multiple
+# of 4 ms (CLOCK_MONOTONIC_COARSE, clock_getres = 4 ms on this kernel), so 0 = within one tick;
+# the mean of such readings is still an unbiased estimate of the mean setup time (a call starts
+# at a random phase of the tick), and lt4ms% = share of calls read as 0. The rtt file is written
+# every 100 calls, so up to 99 final calls of a step are not in it; srv_cpu = acd (all threads) or Kamailio (main and
 # every child) CPU over the step wall time, % of one core, from /proc/PID/stat; uac/uas CPU
 # likewise for the two SIPp; rcvbuf = delta of Udp RcvbufErrors in /proc/net/snmp (any socket
 # of the box); q_answered/q_abandoned = delta of the acd queue's live statistics.
@@ -84,6 +87,11 @@ ticks() { local t=0 p f; for p in "$@"; do
   done; echo $t; }
 udp_rcvbuf_err() { awk '/^Udp:/{n++; if(n==1){for(i=1;i<=NF;i++) h[i]=$i} else {for(i=1;i<=NF;i++) if(h[i]=="RcvbufErrors") print $i}}' /proc/net/snmp; }
 now() { date +%s.%N; }
+# "tid comm ticks" for every thread of a process
+thread_ticks() { local t f; for t in /proc/$1/task/*; do
+    f=$(sed 's/.*) //' "$t/stat" 2>/dev/null) || continue
+    set -- $f; echo "${t##*/} $(tr ' ' _ < "$t/comm") $((${12} + ${13}))"
+  done; }
 port_free() { ! ss -Hlnut | awk '{print $5}' | grep -q ":$1\$"; }
 need_ports() { local p; for p in "$@"; do port_free "$p" || { echo "127.0.0.1:$p is in use; pick other ports (see the knobs)"; exit 1; }; done; }
 # last row value of a SIPp -trace_stat CSV: stat FILE COLUMN
@@ -98,7 +106,7 @@ PY
 }
 
 header() {
-    printf 'system\trate\tm\ttotal\tsuccess\tfailed\tretrans\tdead\tach_cps\tsetup_p50_ms\tsetup_p90_ms\tsetup_p99_ms\tsetup_max_ms\twall_s\tsrv_cpu%%\tuac_cpu%%\tuas_cpu%%\trcvbuf\tuas_ok\tuas_failed\tq_answered\tq_abandoned\n' | tee "$RESULTS"
+    printf 'system\trate\tm\ttotal\tsuccess\tfailed\tretrans\tdead\tach_cps\tsetup_mean_ms\tsetup_lt4ms%%\tsetup_p50_ms\tsetup_p90_ms\tsetup_p99_ms\tsetup_max_ms\twall_s\tsrv_cpu%%\tuac_cpu%%\tuas_cpu%%\trcvbuf\tuas_ok\tuas_failed\tq_answered\tq_abandoned\n' | tee "$RESULTS"
 }
 
 # One bounded caller step. $1 system, $2 rate, $3 caller scenario, $4 target, $5.. server pids.
@@ -110,6 +118,7 @@ step() {
     dir=$OUT/$tag; mkdir -p "$dir"
     [ "$sys" = acd ] && q0=$(python3 "$DIR/call_bench_admin.py" stats 127.0.0.1:$ADMIN_PORT "$QUEUE")
     ok0=$(stat_col "$UAS_STAT" 'SuccessfulCall(C)'); fl0=$(stat_col "$UAS_STAT" 'FailedCall(C)')
+    [ "$sys" = acd ] && thread_ticks "$ACD_PID" > "$dir/threads0"
     s0=$(ticks $srv_pids); u0=$(ticks "$UAS_PID"); r0=$(udp_rcvbuf_err); t0=$(now)
     # The wrapper's cutime+cstime after SIPp exits is SIPp's CPU. Run in the step directory:
     # SIPp writes its -trace_rtt file into the current directory.
@@ -119,8 +128,11 @@ step() {
         -trace_stat -stf "$dir/uac.csv" -fd 1 -trace_rtt -rtt_freq 100 \
         -trace_err -error_file "$dir/uac.errors")
     t1=$(now); s1=$(ticks $srv_pids); u1=$(ticks "$UAS_PID"); r1=$(udp_rcvbuf_err)
-    # Let the UAS write its next periodic stat row and the router count the last completions.
+    [ "$sys" = acd ] && thread_ticks "$ACD_PID" > "$dir/threads1"
+    # Let the UAS write its next periodic stat row and the router count the last completions;
+    # SIPp's built-in uas (Kamailio side) ends each call 4 s after the BYE's 200.
     sleep 1.5
+    [ "$sys" = kamailio ] && sleep 4
     ok1=$(stat_col "$UAS_STAT" 'SuccessfulCall(C)'); fl1=$(stat_col "$UAS_STAT" 'FailedCall(C)')
     [ "$sys" = acd ] && q1=$(python3 "$DIR/call_bench_admin.py" stats 127.0.0.1:$ADMIN_PORT "$QUEUE")
     python3 - "$dir" "$sys" "$rate" "$m" "$t0" "$t1" "$s0" "$s1" "$u0" "$u1" "$uac_t" "$HZ" \
@@ -146,9 +158,24 @@ cpu = lambda a, b: '%.0f' % ((int(b) - int(a)) / float(hz) / wall * 100)
 qa = lambda i: str(int(q1.split()[i]) - int(q0.split()[i])) if q0.split()[0] != '-' else '-'
 print('\t'.join([sysname, rate, m, g('TotalCallCreated'), g('SuccessfulCall(C)'), g('FailedCall(C)'),
     g('Retransmissions(C)'), g('DeadCallMsgs(C)'), '%.0f' % (int(g('TotalCallCreated')) / wall),
+    '%.2f' % (sum(rt) / len(rt)) if rt else '-',
+    '%.1f' % (100.0 * sum(1 for x in rt if x < 4) / len(rt)) if rt else '-',
     pct(0.50), pct(0.90), pct(0.99), '%g' % rt[-1] if rt else '-', '%.1f' % wall,
     cpu(s0, s1), '%.0f' % (int(uac_t) / float(hz) / wall * 100), cpu(u0, u1),
     str(int(r1) - int(r0)), uas_ok, uas_fl, qa(1), qa(2)]))
+PY
+    # acd per-thread CPU over the step (what `top -H -p PID` shows), busiest first
+    [ "$sys" = acd ] && python3 - "$dir" "$t0" "$t1" "$HZ" "$rate" <<'PY' >&2
+import collections, sys
+d, t0, t1, hz, rate = sys.argv[1:6]
+before = {l.split()[0]: int(l.split()[2]) for l in open(d + "/threads0")}
+by = collections.Counter()
+for l in open(d + "/threads1"):
+    tid, comm, t = l.split()
+    by[comm] += int(t) - before.get(tid, 0)
+wall = float(t1) - float(t0)
+print(f"# acd threads at {rate}/s, % of a core: " + " ".join(
+    f"{c}={v / float(hz) / wall * 100:.0f}" for c, v in by.most_common() if v))
 PY
     local failed; failed=$(stat_col "$dir/uac.csv" 'FailedCall(C)')
     sleep 1
@@ -260,6 +287,6 @@ for r in csv.DictReader(open(sys.argv[1]), delimiter='\t'):
             best[r['system']] = r
 for s, r in best.items():
     print(f"# {s}: highest rate with 0 failed calls: {r['rate']}/s (achieved {r['ach_cps']}/s), "
-          f"setup p50 {r['setup_p50_ms']} ms, p90 {r['setup_p90_ms']} ms, p99 {r['setup_p99_ms']} ms, "
+          f"setup mean {r['setup_mean_ms']} ms, p50 {r['setup_p50_ms']} ms, p90 {r['setup_p90_ms']} ms, p99 {r['setup_p99_ms']} ms, "
           f"max {r['setup_max_ms']} ms, retrans {r['retrans']}, server CPU {r['srv_cpu%']} % of a core")
 PY
