@@ -164,7 +164,9 @@ async fn every_rfc4475_message_over_udp_gets_its_verdict() {
             let want = match m.method().unwrap() {
                 "OPTIONS" => 200,
                 "REGISTER" => 404, // no such extension in the test directory
-                "INVITE" => 480,   // nobody routes calls in this test
+                // A To tag names a dialog this endpoint never had (§12.2.2).
+                "INVITE" if to_tagged(&m) => 481,
+                "INVITE" => 480, // nobody routes calls in this test
                 "BYE" => 481,
                 _ => 501, // extension methods and MESSAGE
             };
@@ -320,4 +322,10 @@ async fn sipp_options_gets_200() {
         String::from_utf8_lossy(&out.stderr)
     );
     stop.send(true).unwrap();
+}
+
+fn to_tagged(m: &acd_engine::sip::parse::Message<'_>) -> bool {
+    m.header(HeaderName::To)
+        .and_then(|t| acd_engine::sip::header::parse_name_addr(t).ok())
+        .is_some_and(|t| t.tag().is_some())
 }

@@ -412,6 +412,19 @@ impl Endpoint {
                 );
                 self.answer_non_invite(now, src, transport, key, resp, tag);
             }
+            "INVITE" if has_to_tag(m) => {
+                // A re-INVITE (hold, codec change): acd has no media to renegotiate yet, so it
+                // declines, which leaves the call as it was (§14.2); outside any dialog, 481.
+                let known = remote_dialog_key(m).is_some_and(|k| self.dialogs.contains_key(&k));
+                let (code, reason) = if known {
+                    (488, "Not Acceptable Here")
+                } else {
+                    (481, "Call/Transaction Does Not Exist")
+                };
+                let resp = build_response(m, code, reason, None, &[], b"");
+                let id = self.new_txn(now, src, transport, key, true, None, String::new(), false);
+                self.respond_raw(now, id, code, resp);
+            }
             "INVITE" => {
                 let tag = self.tag();
                 if self.pending_invites >= self.cfg.max_pending_invites {
@@ -591,7 +604,19 @@ impl Endpoint {
         } else {
             None
         };
-        let resp = build_response(&m, code, reason, tag, extra, body);
+        // A 1xx with a tag or a 2xx creates a dialog: the peer needs our Contact (§12.1.1).
+        let contact;
+        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(extra.len() + 1);
+        headers.extend_from_slice(extra);
+        if code > 100 && code < 300 && !extra.iter().any(|(n, _)| n.eq_ignore_ascii_case("Contact"))
+        {
+            contact = match st.transport {
+                Transport::Udp => format!("<sip:acd@{}>", self.cfg.contact),
+                Transport::Tcp => format!("<sip:acd@{};transport=tcp>", self.cfg.contact),
+            };
+            headers.push(("Contact", &contact));
+        }
+        let resp = build_response(&m, code, reason, tag, &headers, body);
         if code >= 200 && st.pending {
             st.pending = false;
             self.pending_invites -= 1;
@@ -710,6 +735,12 @@ fn dialog_key(m: &Message<'_>) -> Option<String> {
 fn remote_dialog_key(m: &Message<'_>) -> Option<String> {
     let from_tag = parse_name_addr(m.header(HeaderName::From)?).ok()?.tag()?;
     Some(format!("{}|{from_tag}", m.header(HeaderName::CallId)?))
+}
+
+fn has_to_tag(m: &Message<'_>) -> bool {
+    m.header(HeaderName::To)
+        .and_then(|t| parse_name_addr(t).ok())
+        .is_some_and(|t| t.tag().is_some())
 }
 
 fn status_of(resp: &[u8]) -> u16 {
@@ -1017,6 +1048,45 @@ mod tests {
              Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
         )
         .into_bytes()
+    }
+
+    #[test]
+    fn answer_to_an_invite_carries_our_contact() {
+        let now = Instant::now();
+        let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
+        ep.handle_datagram(now, src(), &invite("a"), &dir());
+        let Some(EndpointEvent::Invite { txn, .. }) = ep.poll_event() else {
+            panic!("no invite event")
+        };
+        ep.poll_transmit();
+        ep.respond(now, txn, 200, "OK", &[], b"");
+        let t = ep.poll_transmit().unwrap();
+        let m = parse(&t.bytes).unwrap();
+        assert_eq!(
+            m.header(HeaderName::Contact),
+            Some("<sip:acd@127.0.0.1:5060>")
+        );
+    }
+
+    #[test]
+    fn re_invite_in_an_answered_dialog_is_declined_488_and_not_a_new_call() {
+        let now = Instant::now();
+        let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
+        answered(&mut ep, now, "a");
+        while ep.poll_event().is_some() {}
+        ep.handle_datagram(now, src(), &in_dialog("INVITE", "re", "a"), &dir());
+        assert_eq!(codes(&mut ep), vec![488]);
+        assert_eq!(ep.poll_event(), None);
+        assert_eq!(ep.pending_invites(), 0);
+    }
+
+    #[test]
+    fn invite_with_a_to_tag_outside_any_dialog_gets_481() {
+        let now = Instant::now();
+        let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
+        ep.handle_datagram(now, src(), &in_dialog("INVITE", "x", "nodialog"), &dir());
+        assert_eq!(codes(&mut ep), vec![481]);
+        assert_eq!(ep.poll_event(), None);
     }
 
     #[test]
