@@ -20,7 +20,7 @@ use crate::runtime::presence::{Presence, Source};
 use crate::runtime::router_task::{Command, RouterHandle};
 use crate::runtime::sip_io::SipCommand;
 use crate::sip::b2bua::{Action, AgentTarget, CallFlow, CallFlowConfig, Called};
-use crate::sip::endpoint::{EndpointEvent, Transport};
+use crate::sip::endpoint::EndpointEvent;
 use crate::sip::header::parse_uri;
 use crate::sip::registrar::{Binding, RegistrarEvent};
 use std::collections::HashMap;
@@ -82,22 +82,6 @@ fn forward_outputs(router: &RouterHandle, first: u64) -> std::io::Result<mpsc::R
     Ok(out)
 }
 
-fn transport_of(uri: &str) -> Transport {
-    let tcp = parse_uri(uri)
-        .ok()
-        .and_then(|u| {
-            u.param("transport")
-                .flatten()
-                .map(|t| t.eq_ignore_ascii_case("tcp"))
-        })
-        .unwrap_or(false);
-    if tcp {
-        Transport::Tcp
-    } else {
-        Transport::Udp
-    }
-}
-
 /// Where a caller of `agent` goes when the agent cannot take the call: the configured
 /// voicemail server, with the agent's extension as user, if the agent has a box.
 fn voicemail_contact(admin: &Admin, agent: AgentId, server: &str) -> Option<String> {
@@ -124,7 +108,7 @@ fn agent_target(
     Some(AgentTarget {
         uri: b.uri.clone(),
         target: b.target,
-        transport: transport_of(&b.uri),
+        transport: b.transport,
         aor: format!("sip:{}@{host}", a.extension),
         codecs: a.profile.voice.allowed_codecs.clone(),
         webrtc: a.profile.typology == crate::model::Typology::Webrtc,

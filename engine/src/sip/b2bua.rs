@@ -385,8 +385,9 @@ impl CallFlow {
         let Some(call) = self.forget(txn) else { return };
         match (call.state, call.interaction) {
             (CallState::Bridged(leg, _), Some(i)) => {
-                self.actions.push_back(Action::EndLeg(leg));
+                // The router hears first, so whoever sees the BYE sees the agent in wrap-up.
                 self.actions.push_back(Action::Completed(i));
+                self.actions.push_back(Action::EndLeg(leg));
             }
             (_, Some(i)) => self.actions.push_back(Action::Abandon(i)),
             _ => {}
@@ -562,10 +563,10 @@ impl CallFlow {
             return;
         }
         let Some(call) = self.forget(txn) else { return };
-        self.actions.push_back(Action::HangupCaller(txn));
         if let Some(i) = call.interaction {
             self.actions.push_back(Action::Completed(i));
         }
+        self.actions.push_back(Action::HangupCaller(txn));
     }
 }
 
@@ -858,7 +859,7 @@ mod tests {
         f.handle_caller_gone(TxnId(1));
         assert_eq!(
             drain(&mut f),
-            vec![Action::EndLeg(leg), Action::Completed(i)]
+            vec![Action::Completed(i), Action::EndLeg(leg)]
         );
         assert_eq!((f.call_count(), f.leg_count()), (0, 0));
     }
@@ -872,7 +873,7 @@ mod tests {
         f.handle_leg_bye(leg);
         assert_eq!(
             drain(&mut f),
-            vec![Action::HangupCaller(TxnId(1)), Action::Completed(i)]
+            vec![Action::Completed(i), Action::HangupCaller(TxnId(1))]
         );
         assert_eq!((f.call_count(), f.leg_count()), (0, 0));
     }

@@ -8,6 +8,7 @@
 
 use super::build::build_response;
 use super::digest::{parse_credentials, Algorithm, NonceCheck, NonceMaker};
+use super::endpoint::Transport;
 use super::header::{leading_number, parse_contacts, parse_name_addr, parse_uri, Contact};
 use super::parse::{HeaderName, Message};
 use crate::common::AgentId;
@@ -97,6 +98,8 @@ pub struct Binding {
     pub expires_at: Instant,
     /// Call-ID of the REGISTER that made it.
     pub call_id: String,
+    /// The transport it registered over (requests to it use the same).
+    pub transport: Transport,
     /// CSeq of that REGISTER.
     pub cseq: u32,
 }
@@ -237,13 +240,27 @@ impl Registrar {
         }
     }
 
-    /// Handles a validated REGISTER from `src`; returns the response to send.
+    /// Handles a validated REGISTER from `src` over UDP; returns the response to send.
     /// `to_tag` is the tag to put on the To header (from the endpoint's seeded RNG).
     pub fn handle_register(
         &mut self,
         now: Instant,
         req: &Message<'_>,
         src: SocketAddr,
+        dir: &dyn Directory,
+        to_tag: &str,
+    ) -> Vec<u8> {
+        self.handle_register_over(now, req, src, Transport::Udp, dir, to_tag)
+    }
+
+    /// Handles a validated REGISTER from `src` over `transport`. Over TCP the binding targets
+    /// the connection the REGISTER came on (calls reuse it, as phones behind NAT need).
+    pub fn handle_register_over(
+        &mut self,
+        now: Instant,
+        req: &Message<'_>,
+        src: SocketAddr,
+        transport: Transport,
         dir: &dyn Directory,
         to_tag: &str,
     ) -> Vec<u8> {
@@ -314,14 +331,14 @@ impl Registrar {
             );
         }
         self.failures.remove(&ip);
-        self.apply_bindings(now, req, src, &agent, to_tag)
+        self.apply_bindings(now, req, (src, transport), &agent, to_tag)
     }
 
     fn apply_bindings(
         &mut self,
         now: Instant,
         req: &Message<'_>,
-        src: SocketAddr,
+        (src, transport): (SocketAddr, Transport),
         agent: &SipAgent,
         to_tag: &str,
     ) -> Vec<u8> {
@@ -384,7 +401,7 @@ impl Registrar {
                             );
                         }
                         let uri = format!("{}:{}", a.uri.scheme, a.uri.opaque);
-                        let target = if nat {
+                        let target = if nat || transport == Transport::Tcp {
                             src
                         } else {
                             contact_target(&uri).unwrap_or(src)
@@ -438,6 +455,7 @@ impl Registrar {
                         target,
                         expires_at: now + Duration::from_secs(e),
                         call_id: call_id.to_owned(),
+                        transport,
                         cseq,
                     };
                     match p {
@@ -905,6 +923,34 @@ mod tests {
             reg.contacts(AgentId(7))[0].target,
             "10.0.0.5:5062".parse().unwrap()
         );
+    }
+
+    #[test]
+    fn tcp_registration_is_reached_over_its_own_connection() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        let d = dir(true);
+        let first = register("<sip:1001@10.0.0.5:5062;transport=tcp>", None, None, "");
+        let ch =
+            reg.handle_register_over(now, &parse(&first).unwrap(), src(), Transport::Tcp, &d, "t");
+        let nonce = nonce_of(&ch, "MD5");
+        let second = register(
+            "<sip:1001@10.0.0.5:5062;transport=tcp>",
+            None,
+            Some(&auth(Algorithm::Md5, &nonce, "s3cret")),
+            "",
+        );
+        let ok = reg.handle_register_over(
+            now,
+            &parse(&second).unwrap(),
+            src(),
+            Transport::Tcp,
+            &d,
+            "t",
+        );
+        assert_eq!(status(&ok), 200);
+        let b = &reg.contacts(AgentId(7))[0];
+        assert_eq!((b.target, b.transport), (src(), Transport::Tcp));
     }
 
     #[test]

@@ -389,7 +389,9 @@ impl Endpoint {
             }
             "REGISTER" => {
                 let tag = self.tag();
-                let resp = self.registrar.handle_register(now, m, src, dir, &tag);
+                let resp = self
+                    .registrar
+                    .handle_register_over(now, m, src, transport, dir, &tag);
                 while let Some(e) = self.registrar.poll_event() {
                     self.events.push_back(EndpointEvent::Registrar(e));
                 }
