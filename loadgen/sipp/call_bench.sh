@@ -26,6 +26,7 @@
 #   KAM_DIR   the Kamailio reference directory          [/work/shared/bench/kamailio]
 #   OUT       logs, SIPp CSVs, results.tsv              [/tmp/acd-callbench/<timestamp>]
 #   NO_BUILD=1  skip `cargo build --release -p acd-sidecar --bin acd`
+#   ACD_BIN   the acd binary to measure (e.g. an older build for an A/B)  [target/release/acd]
 #
 # Columns: total/success/failed/retrans/dead from SIPp's final -trace_stat row of the caller;
 # ach = calls created / step wall time; setup p50/p90/p99/max = INVITE -> 200 of each successful
@@ -36,7 +37,9 @@
 # every 100 calls, so up to 99 final calls of a step are not in it; srv_cpu = acd (all threads) or Kamailio (main and
 # every child) CPU over the step wall time, % of one core, from /proc/PID/stat; uac/uas CPU
 # likewise for the two SIPp; rcvbuf = delta of Udp RcvbufErrors in /proc/net/snmp (any socket
-# of the box); q_answered/q_abandoned = delta of the acd queue's live statistics.
+# of the box), srv_drops/uas_drops = the part of it on the server's SIP socket / the UAS's socket
+# (/proc/net/udp; the rest is mostly the caller SIPp, whose socket is gone when it is read);
+# q_answered/q_abandoned = delta of the acd queue's live statistics.
 #
 # Only 127.0.0.1 is used. Every SIPp run is bounded by -m and -timeout; everything started here
 # is stopped by PID (trap), nothing by name.
@@ -57,6 +60,7 @@ CALLER_PORT=${CALLER_PORT:-15090}
 REG_PORT=${REG_PORT:-15091}
 KAM_DIR=${KAM_DIR:-/work/shared/bench/kamailio}
 OUT=${OUT:-/tmp/acd-callbench/$(date +%Y%m%d-%H%M%S)}
+ACD_BIN=${ACD_BIN:-$ROOT/target/release/acd}
 DID=4620000
 BUF=1048576
 HZ=$(getconf CLK_TCK)
@@ -65,6 +69,7 @@ mkdir -p "$OUT"
 ulimit -n 65536 2>/dev/null || true
 export ACD_ADMIN_TOKEN=${ACD_ADMIN_TOKEN:-callbench-token-$RANDOM$RANDOM$RANDOM}
 
+SRV_PORT=""; UAS_SIP_PORT=""
 ACD_PID=""; UAS_PID=""; KAM_PID=""; DATA=""
 cleanup() {
     [ -n "$UAS_PID" ] && kill "$UAS_PID" 2>/dev/null && wait "$UAS_PID" 2>/dev/null
@@ -87,6 +92,8 @@ ticks() { local t=0 p f; for p in "$@"; do
   done; echo $t; }
 udp_rcvbuf_err() { awk '/^Udp:/{n++; if(n==1){for(i=1;i<=NF;i++) h[i]=$i} else {for(i=1;i<=NF;i++) if(h[i]=="RcvbufErrors") print $i}}' /proc/net/snmp; }
 now() { date +%s.%N; }
+# receive-buffer drops of the UDP sockets bound to a local port (last column of /proc/net/udp)
+sock_drops() { awk -v p="$(printf ':%04X' "$1")" 'NR > 1 && substr($2, length($2) - 4) == p { d += $NF } END { print d + 0 }' /proc/net/udp; }
 # "tid comm ticks" for every thread of a process
 thread_ticks() { local t f; for t in /proc/$1/task/*; do
     f=$(sed 's/.*) //' "$t/stat" 2>/dev/null) || continue
@@ -106,7 +113,7 @@ PY
 }
 
 header() {
-    printf 'system\trate\tm\ttotal\tsuccess\tfailed\tretrans\tdead\tach_cps\tsetup_mean_ms\tsetup_lt4ms%%\tsetup_p50_ms\tsetup_p90_ms\tsetup_p99_ms\tsetup_max_ms\twall_s\tsrv_cpu%%\tuac_cpu%%\tuas_cpu%%\trcvbuf\tuas_ok\tuas_failed\tq_answered\tq_abandoned\n' | tee "$RESULTS"
+    printf 'system\trate\tm\ttotal\tsuccess\tfailed\tretrans\tdead\tach_cps\tsetup_mean_ms\tsetup_lt4ms%%\tsetup_p50_ms\tsetup_p90_ms\tsetup_p99_ms\tsetup_max_ms\twall_s\tsrv_cpu%%\tuac_cpu%%\tuas_cpu%%\trcvbuf\tsrv_drops\tuas_drops\tuas_ok\tuas_failed\tq_answered\tq_abandoned\n' | tee "$RESULTS"
 }
 
 # One bounded caller step. $1 system, $2 rate, $3 caller scenario, $4 target, $5.. server pids.
@@ -119,6 +126,8 @@ step() {
     [ "$sys" = acd ] && q0=$(python3 "$DIR/call_bench_admin.py" stats 127.0.0.1:$ADMIN_PORT "$QUEUE")
     ok0=$(stat_col "$UAS_STAT" 'SuccessfulCall(C)'); fl0=$(stat_col "$UAS_STAT" 'FailedCall(C)')
     [ "$sys" = acd ] && thread_ticks "$ACD_PID" > "$dir/threads0"
+    local d0 d1 e0 e1
+    d0=$(sock_drops "$SRV_PORT"); e0=$(sock_drops "$UAS_SIP_PORT")
     s0=$(ticks $srv_pids); u0=$(ticks "$UAS_PID"); r0=$(udp_rcvbuf_err); t0=$(now)
     # The wrapper's cutime+cstime after SIPp exits is SIPp's CPU. Run in the step directory:
     # SIPp writes its -trace_rtt file into the current directory.
@@ -128,6 +137,7 @@ step() {
         -trace_stat -stf "$dir/uac.csv" -fd 1 -trace_rtt -rtt_freq 100 \
         -trace_err -error_file "$dir/uac.errors")
     t1=$(now); s1=$(ticks $srv_pids); u1=$(ticks "$UAS_PID"); r1=$(udp_rcvbuf_err)
+    d1=$(sock_drops "$SRV_PORT"); e1=$(sock_drops "$UAS_SIP_PORT")
     [ "$sys" = acd ] && thread_ticks "$ACD_PID" > "$dir/threads1"
     # Let the UAS write its next periodic stat row and the router count the last completions;
     # SIPp's built-in uas (Kamailio side) ends each call 4 s after the BYE's 200.
@@ -136,9 +146,10 @@ step() {
     ok1=$(stat_col "$UAS_STAT" 'SuccessfulCall(C)'); fl1=$(stat_col "$UAS_STAT" 'FailedCall(C)')
     [ "$sys" = acd ] && q1=$(python3 "$DIR/call_bench_admin.py" stats 127.0.0.1:$ADMIN_PORT "$QUEUE")
     python3 - "$dir" "$sys" "$rate" "$m" "$t0" "$t1" "$s0" "$s1" "$u0" "$u1" "$uac_t" "$HZ" \
-        "$r0" "$r1" "$((ok1 - ok0))" "$((fl1 - fl0))" "$q0" "$q1" <<'PY' | tee -a "$RESULTS"
+        "$r0" "$r1" "$((ok1 - ok0))" "$((fl1 - fl0))" "$q0" "$q1" "$((d1 - d0))" "$((e1 - e0))" <<'PY' | tee -a "$RESULTS"
 import csv, glob, sys
-(d, sysname, rate, m, t0, t1, s0, s1, u0, u1, uac_t, hz, r0, r1, uas_ok, uas_fl, q0, q1) = sys.argv[1:19]
+(d, sysname, rate, m, t0, t1, s0, s1, u0, u1, uac_t, hz, r0, r1, uas_ok, uas_fl, q0, q1,
+ srv_drops, uas_drops) = sys.argv[1:21]
 rows = list(csv.reader(open(d + "/uac.csv"), delimiter=';'))
 h, last = rows[0], rows[-1]
 g = lambda k: last[h.index(k)]
@@ -162,7 +173,7 @@ print('\t'.join([sysname, rate, m, g('TotalCallCreated'), g('SuccessfulCall(C)')
     '%.1f' % (100.0 * sum(1 for x in rt if x < 4) / len(rt)) if rt else '-',
     pct(0.50), pct(0.90), pct(0.99), '%g' % rt[-1] if rt else '-', '%.1f' % wall,
     cpu(s0, s1), '%.0f' % (int(uac_t) / float(hz) / wall * 100), cpu(u0, u1),
-    str(int(r1) - int(r0)), uas_ok, uas_fl, qa(1), qa(2)]))
+    str(int(r1) - int(r0)), srv_drops, uas_drops, uas_ok, uas_fl, qa(1), qa(2)]))
 PY
     # acd per-thread CPU over the step (what `top -H -p PID` shows), busiest first
     [ "$sys" = acd ] && python3 - "$dir" "$t0" "$t1" "$HZ" "$rate" <<'PY' >&2
@@ -202,7 +213,8 @@ run_acd() {
         (cd "$ROOT" && cargo build --release -q -p acd-sidecar --bin acd) || exit 1
     fi
     DATA=$(mktemp -d /tmp/acd-callbench-data.XXXXXX)
-    ACD_LOG=${ACD_LOG:-warn} "$ROOT/target/release/acd" serve --data-dir "$DATA" \
+    SRV_PORT=$SIP_PORT; UAS_SIP_PORT=$UAS_PORT
+    ACD_LOG=${ACD_LOG:-warn} "$ACD_BIN" serve --data-dir "$DATA" \
         --admin-listen 127.0.0.1:$ADMIN_PORT --sip-listen 127.0.0.1:$SIP_PORT \
         --toolbar-listen 127.0.0.1:$TOOLBAR_PORT >"$OUT/acd.out" 2>"$OUT/acd.log" &
     ACD_PID=$!
@@ -244,6 +256,7 @@ run_acd() {
 # ------------------------------------------------------------------ kamailio
 run_kamailio() {
     need_ports 5060 5070 5080
+    SRV_PORT=5060; UAS_SIP_PORT=5070
     local cfg=$OUT/kamailio-proxy.cfg pidf=$OUT/kamailio.pid
     sed "s/^children=.*/children=2/" "$KAM_DIR/kamailio-proxy.cfg" > "$cfg"
     kamailio -c -f "$cfg" >/dev/null 2>&1 || { echo "kamailio cfg check failed: $cfg"; exit 1; }
