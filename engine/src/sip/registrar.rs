@@ -13,7 +13,8 @@ use super::header::{leading_number, parse_contacts, parse_name_addr, parse_uri, 
 use super::parse::{HeaderName, Message};
 use crate::common::AgentId;
 use crate::model::{Codec, Nat};
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -134,6 +135,10 @@ pub struct Registrar {
     epoch: Instant,
     nonces: NonceMaker,
     bindings: HashMap<AgentId, Vec<Binding>>,
+    /// When an agent's earliest binding lapses, earliest first. Entries go stale when a
+    /// binding is refreshed or removed; a stale one only costs a wake-up that finds nothing
+    /// due (it is never consulted for the truth, the bindings are).
+    expiries: BinaryHeap<Reverse<(Instant, AgentId)>>,
     failures: HashMap<IpAddr, Failures>,
     events: Vec<RegistrarEvent>,
 }
@@ -150,6 +155,7 @@ impl Registrar {
             epoch: now,
             nonces: NonceMaker::new(secret),
             bindings: HashMap::new(),
+            expiries: BinaryHeap::new(),
             failures: HashMap::new(),
             events: Vec::new(),
         }
@@ -176,27 +182,37 @@ impl Registrar {
 
     /// The next binding expiry.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.bindings.values().flatten().map(|b| b.expires_at).min()
+        self.expiries.peek().map(|Reverse((at, _))| *at)
     }
 
     /// Removes expired bindings.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let mut gone = Vec::new();
-        for (agent, list) in self.bindings.iter_mut() {
+        while let Some(&Reverse((at, agent))) = self.expiries.peek() {
+            if at > now {
+                break;
+            }
+            self.expiries.pop();
+            let Some(list) = self.bindings.get_mut(&agent) else {
+                continue;
+            };
             let before = list.len();
             list.retain(|b| b.expires_at > now);
             if list.is_empty() {
-                gone.push(*agent);
-            } else if list.len() < before {
+                self.bindings.remove(&agent);
+                self.events.push(RegistrarEvent::Unregistered { agent });
+                continue;
+            }
+            // Nothing lapsed: the entry was stale, and the change that made it stale pushed
+            // the agent's real next expiry.
+            if list.len() < before {
                 self.events.push(RegistrarEvent::Registered {
-                    agent: *agent,
+                    agent,
                     contacts: list.clone(),
                 });
+                if let Some(next) = list.iter().map(|b| b.expires_at).min() {
+                    self.expiries.push(Reverse((next, agent)));
+                }
             }
-        }
-        for agent in gone {
-            self.bindings.remove(&agent);
-            self.events.push(RegistrarEvent::Unregistered { agent });
         }
         self.failures
             .retain(|_, f| f.blocked_until.is_none_or(|t| t > now) || f.count > 0);
@@ -483,6 +499,9 @@ impl Registrar {
                     .push(RegistrarEvent::Unregistered { agent: agent.id });
             }
         } else {
+            if let Some(next) = list.iter().map(|b| b.expires_at).min() {
+                self.expiries.push(Reverse((next, agent.id)));
+            }
             self.events.push(RegistrarEvent::Registered {
                 agent: agent.id,
                 contacts: list.clone(),
@@ -831,6 +850,58 @@ mod tests {
             reg.poll_event(),
             Some(RegistrarEvent::Unregistered { agent: AgentId(7) })
         );
+    }
+
+    #[test]
+    fn a_refresh_outlives_the_first_expiry_and_each_contact_lapses_on_its_own() {
+        let t0 = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], t0);
+        let reg_at = |reg: &mut Registrar, at, contact| {
+            authed(reg, at, Algorithm::Md5, contact, None, "s3cret");
+            while reg.poll_event().is_some() {}
+        };
+        reg_at(&mut reg, t0, "<sip:1001@10.0.0.5:5062>;expires=120");
+        // Refreshed at +60 s for 120 s: the first expiry (+120 s) must not end it.
+        reg_at(
+            &mut reg,
+            t0 + Duration::from_secs(60),
+            "<sip:1001@10.0.0.5:5062>;expires=120",
+        );
+        // A second contact for 300 s.
+        reg_at(&mut reg, t0, "<sip:1001@10.0.0.6:5062>;expires=300");
+        let first = reg.poll_timeout().unwrap();
+        assert_eq!(first, t0 + Duration::from_secs(120));
+        reg.handle_timeout(first);
+        assert_eq!(reg.contacts(AgentId(7)).len(), 2);
+        assert_eq!(reg.poll_event(), None);
+        // At +180 s the refreshed contact lapses, the other stays.
+        let mut now = first;
+        while reg.contacts(AgentId(7)).len() == 2 {
+            now = reg.poll_timeout().expect("a timer while bindings live");
+            reg.handle_timeout(now);
+        }
+        assert_eq!(now, t0 + Duration::from_secs(180));
+        match reg.poll_event() {
+            Some(RegistrarEvent::Registered { contacts, .. }) => {
+                assert_eq!(contacts.len(), 1);
+                assert_eq!(contacts[0].uri, "sip:1001@10.0.0.6:5062");
+            }
+            other => panic!("expected the remaining contact, got {other:?}"),
+        }
+        while reg.is_registered(AgentId(7)) {
+            now = reg.poll_timeout().expect("a timer while bindings live");
+            reg.handle_timeout(now);
+        }
+        assert_eq!(now, t0 + Duration::from_secs(300));
+        assert_eq!(
+            reg.poll_event(),
+            Some(RegistrarEvent::Unregistered { agent: AgentId(7) })
+        );
+        // Nothing left to wake for but stale entries, which find nothing.
+        while let Some(at) = reg.poll_timeout() {
+            reg.handle_timeout(at);
+            assert_eq!(reg.poll_event(), None);
+        }
     }
 
     #[test]
