@@ -169,23 +169,28 @@ async fn run(config: Config) -> anyhow::Result<()> {
             .context("cannot start the routing engine")?
     };
 
+    // The SIP stack (sockets, endpoint, call flow) runs on a thread of its own with a
+    // single-threaded runtime: its tasks hand messages to each other on one thread, without
+    // waking the other worker or migrating between cores on every datagram.
+    let (sip_rt, sip_rt_stop) = sip_runtime()?;
     let (sip_stop, sip_stopped) = tokio::sync::watch::channel(false);
-    let sip = run_sip(
-        SipConfig {
-            bind: config.sip.listen,
-            tcp: config.sip.tcp,
-            ..SipConfig::default()
-        },
-        admin.clone(),
-        sip_stopped,
-    )
-    .await
-    .with_context(|| format!("cannot bind SIP to {}", config.sip.listen))?;
+    let sip = sip_rt
+        .spawn(run_sip(
+            SipConfig {
+                bind: config.sip.listen,
+                tcp: config.sip.tcp,
+                ..SipConfig::default()
+            },
+            admin.clone(),
+            sip_stopped,
+        ))
+        .await?
+        .with_context(|| format!("cannot bind SIP to {}", config.sip.listen))?;
     println!("sip listening on {}", sip.local_addr);
     let sip_join = sip.join;
     // Who keeps an agent logged in: its SIP registration, its toolbar session, or both.
     let presence = Arc::new(Presence::new());
-    tokio::spawn(sip_bridge::run(
+    sip_rt.spawn(sip_bridge::run(
         sip.events,
         sip.commands,
         admin.clone(),
@@ -271,6 +276,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let _ = sip_stop.send(true);
     shutdown.wait().await;
     let _ = sip_join.await;
+    drop(sip_rt_stop);
     tokio::task::spawn_blocking(move || engine.shutdown()).await?;
     // Every acknowledged write was flushed already; this covers anything else sled buffered.
     drop(admin);
@@ -279,6 +285,26 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .context("flushing the store at shutdown")?;
     println!("acd stopped");
     Ok(())
+}
+
+/// A single-threaded runtime driven by a thread named `acd-sip`, and the sender whose drop
+/// stops that thread (tasks still on it are dropped with the runtime).
+fn sip_runtime() -> anyhow::Result<(tokio::runtime::Handle, tokio::sync::oneshot::Sender<()>)> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the SIP runtime")?;
+    let handle = rt.handle().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("acd-sip".into())
+        .spawn(move || {
+            rt.block_on(async {
+                let _ = stopped.await;
+            })
+        })
+        .context("cannot start the SIP thread")?;
+    Ok((handle, stop))
 }
 
 /// Ctrl-C or SIGTERM. Installed before the listening line is printed, so a supervisor (or a
