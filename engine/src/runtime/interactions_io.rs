@@ -7,8 +7,8 @@
 //! do) nor sockets.
 
 use super::router_task::{Command, RouterHandle, TaskError};
-use crate::interactions::{InteractionLog, LiveState, Recovery};
-use crate::router::Route;
+use crate::interactions::{InteractionLog, LiveState, Recovery, ID_BASE};
+use crate::router::{Output, Route};
 use std::sync::Arc;
 
 /// Outputs applied between two flushes at most.
@@ -68,8 +68,14 @@ pub fn spawn_persister(
     log: Arc<InteractionLog>,
     router: RouterHandle,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
+    // Only chat and email are logged: voice outputs never wake this thread.
     let rx = router
-        .subscribe()
+        .subscribe_filtered(|o| match *o {
+            Output::Answered { interaction, .. } | Output::Ended { interaction, .. } => {
+                interaction.0 >= ID_BASE
+            }
+            _ => false,
+        })
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     std::thread::Builder::new()
         .name("acd-interactions".into())

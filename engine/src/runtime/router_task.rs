@@ -91,9 +91,38 @@ enum Reply {
     Async(tokio::sync::oneshot::Sender<Result<(), RouterError>>),
 }
 
+/// Which outputs a subscriber wants; evaluated on the router thread, so keep it cheap (no
+/// locks, no allocation).
+pub type OutputFilter = Box<dyn Fn(&Output) -> bool + Send>;
+
+enum Sink {
+    /// A blocking reader (a thread of its own).
+    Blocking(Sender<Output>),
+    /// A task on an async runtime: no thread in between.
+    Async(tokio::sync::mpsc::Sender<Output>),
+}
+
+struct Subscriber {
+    sink: Sink,
+    filter: Option<OutputFilter>,
+}
+
+impl Subscriber {
+    /// Delivers `o` if wanted; false when the subscriber is gone or too far behind.
+    fn deliver(&self, o: Output) -> bool {
+        if self.filter.as_ref().is_some_and(|f| !f(&o)) {
+            return true;
+        }
+        match &self.sink {
+            Sink::Blocking(tx) => tx.try_send(o).is_ok(),
+            Sink::Async(tx) => tx.try_send(o).is_ok(),
+        }
+    }
+}
+
 enum Msg {
     Cmd(Command, Option<Reply>),
-    Subscribe(Sender<Output>),
+    Subscribe(Subscriber),
     PublishSnapshot(Sender<()>),
     Shutdown,
 }
@@ -148,9 +177,45 @@ impl RouterHandle {
     /// `subscriber_capacity` outputs behind is disconnected (its receiver reports it) so a
     /// slow reader never stalls routing; it resubscribes and resyncs from a snapshot.
     pub fn subscribe(&self) -> Result<Receiver<Output>, TaskError> {
+        self.subscribe_blocking(None)
+    }
+
+    /// Like [`RouterHandle::subscribe`], for only the outputs `filter` passes: a reader that
+    /// needs few of them is not woken for the rest.
+    pub fn subscribe_filtered(
+        &self,
+        filter: impl Fn(&Output) -> bool + Send + 'static,
+    ) -> Result<Receiver<Output>, TaskError> {
+        self.subscribe_blocking(Some(Box::new(filter)))
+    }
+
+    fn subscribe_blocking(
+        &self,
+        filter: Option<OutputFilter>,
+    ) -> Result<Receiver<Output>, TaskError> {
         let (tx, rx) = bounded(self.subscriber_capacity);
         self.tx
-            .send(Msg::Subscribe(tx))
+            .send(Msg::Subscribe(Subscriber {
+                sink: Sink::Blocking(tx),
+                filter,
+            }))
+            .map_err(|_| TaskError::Stopped)?;
+        Ok(rx)
+    }
+
+    /// The outputs `filter` passes, delivered straight to an async task (no forwarding
+    /// thread). Same lag rule as [`RouterHandle::subscribe`]: a reader more than
+    /// `subscriber_capacity` behind is disconnected.
+    pub fn subscribe_async(
+        &self,
+        filter: impl Fn(&Output) -> bool + Send + 'static,
+    ) -> Result<tokio::sync::mpsc::Receiver<Output>, TaskError> {
+        let (tx, rx) = tokio::sync::mpsc::channel(self.subscriber_capacity);
+        self.tx
+            .send(Msg::Subscribe(Subscriber {
+                sink: Sink::Async(tx),
+                filter: Some(Box::new(filter)),
+            }))
             .map_err(|_| TaskError::Stopped)?;
         Ok(rx)
     }
@@ -238,7 +303,7 @@ fn run(
 ) -> Router {
     let epoch = Instant::now();
     let now_ms = || epoch.elapsed().as_millis() as Time;
-    let mut subscribers: Vec<Sender<Output>> = Vec::new();
+    let mut subscribers: Vec<Subscriber> = Vec::new();
     let mut next_publish = epoch + cfg.snapshot_interval;
     let mut dirty = false;
     loop {
@@ -310,9 +375,9 @@ fn run(
     router
 }
 
-fn fan_out(router: &mut Router, subscribers: &mut Vec<Sender<Output>>) {
+fn fan_out(router: &mut Router, subscribers: &mut Vec<Subscriber>) {
     while let Some(o) = router.poll_output() {
-        subscribers.retain(|s| s.try_send(o).is_ok());
+        subscribers.retain(|s| s.deliver(o));
     }
 }
 
@@ -364,6 +429,67 @@ mod tests {
             next_offer(&rx),
             Output::Offer {
                 interaction: InteractionId(5),
+                agent: AgentId(1),
+                ..
+            }
+        ));
+        t.shutdown();
+    }
+
+    #[test]
+    fn a_filtered_subscriber_gets_only_what_it_asked_for() {
+        let t = task();
+        let h = t.handle();
+        let offers = h
+            .subscribe_filtered(|o| matches!(o, Output::Offer { .. }))
+            .unwrap();
+        let all = h.subscribe().unwrap();
+        h.call(Command::Login(AgentId(1))).unwrap();
+        h.send(Command::Arrival(Arrival::queued(
+            InteractionId(5),
+            Channel::Voice,
+            QueueId(1),
+        )))
+        .unwrap();
+        // The unfiltered one saw the login's state change before the offer.
+        let mut before_offer = 0;
+        while !matches!(all.recv_timeout(WAIT).unwrap(), Output::Offer { .. }) {
+            before_offer += 1;
+        }
+        assert!(before_offer > 0);
+        assert!(matches!(
+            offers.recv_timeout(WAIT).unwrap(),
+            Output::Offer {
+                interaction: InteractionId(5),
+                ..
+            }
+        ));
+        assert!(offers.try_recv().is_err());
+        t.shutdown();
+    }
+
+    #[tokio::test]
+    async fn an_async_subscriber_is_fed_without_a_thread() {
+        let t = task();
+        let h = t.handle();
+        let mut rx = h
+            .subscribe_async(|o| matches!(o, Output::Offer { .. }))
+            .unwrap();
+        h.call_async(Command::Login(AgentId(1))).await.unwrap();
+        h.try_send(Command::Arrival(Arrival::queued(
+            InteractionId(6),
+            Channel::Voice,
+            QueueId(1),
+        )))
+        .unwrap();
+        let o = tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(
+            o,
+            Output::Offer {
+                interaction: InteractionId(6),
                 agent: AgentId(1),
                 ..
             }

@@ -63,25 +63,6 @@ fn voice_output(o: &Output, first: u64) -> bool {
     }
 }
 
-/// Forwards the router's voice outputs to the bridge task from a thread of its own (the
-/// router's subscription is a blocking channel).
-fn forward_outputs(router: &RouterHandle, first: u64) -> std::io::Result<mpsc::Receiver<Output>> {
-    let rx = router
-        .subscribe()
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let (tx, out) = mpsc::channel(65_536);
-    std::thread::Builder::new()
-        .name("acd-sip-outputs".into())
-        .spawn(move || {
-            while let Ok(o) = rx.recv() {
-                if voice_output(&o, first) && tx.blocking_send(o).is_err() {
-                    break;
-                }
-            }
-        })?;
-    Ok(out)
-}
-
 /// Where a caller of `agent` goes when the agent cannot take the call: the configured
 /// voicemail server, with the agent's extension as user, if the agent has a box.
 fn voicemail_contact(admin: &Admin, agent: AgentId, server: &str) -> Option<String> {
@@ -127,7 +108,7 @@ pub async fn run(
     flow: CallFlowConfig,
 ) {
     let first = flow.first_interaction;
-    let mut outputs = match forward_outputs(&router, first) {
+    let mut outputs = match router.subscribe_async(move |o| voice_output(o, first)) {
         Ok(rx) => rx,
         Err(e) => {
             tracing::error!(error = %e, "SIP calls cannot follow the router; calls will not ring agents");
