@@ -175,7 +175,8 @@ async fn on_event(
         EndpointEvent::Invite {
             txn,
             called,
-            request,
+            caller,
+            body,
             ..
         } => {
             let target = match called.as_deref().and_then(|c| resolve_called(admin, c)) {
@@ -189,15 +190,8 @@ async fn on_event(
                     voicemail: voicemail_contact(admin, a, voicemail),
                 },
             };
-            let m = crate::sip::parse(&request).ok();
-            let body = m.as_ref().map(|m| m.body).unwrap_or(b"");
-            let caller = m
-                .as_ref()
-                .and_then(|m| m.header(crate::sip::parse::HeaderName::From))
-                .and_then(|f| crate::sip::header::parse_name_addr(f).ok())
-                .and_then(|n| n.uri.user)
-                .unwrap_or("anonymous");
-            calls.handle_invite(txn, target, caller, body);
+            let caller = caller.as_deref().unwrap_or("anonymous");
+            calls.handle_invite(txn, target, caller, &body);
         }
         EndpointEvent::Confirmed(txn) => calls.handle_confirmed(txn),
         EndpointEvent::Bye(txn) | EndpointEvent::Cancelled(txn) => calls.handle_caller_gone(txn),

@@ -63,6 +63,82 @@ pub fn build_response(
     out
 }
 
+/// What every response to one request copies from it (RFC 3261 §8.2.6.2), captured once: an
+/// INVITE answered several times (180, 183, 200) is not parsed again for each answer.
+#[derive(Debug, Clone)]
+pub struct ResponseEcho {
+    /// The Via, From, Call-ID and CSeq lines, in the request's order.
+    head: Vec<u8>,
+    /// The To value, unfolded.
+    to: Vec<u8>,
+    /// The request's To already had a tag (then none is added).
+    to_has_tag: bool,
+}
+
+impl ResponseEcho {
+    /// Captures the echoed headers of `req`.
+    pub fn of(req: &Message<'_>) -> Self {
+        let mut head = Vec::with_capacity(256);
+        let mut to = Vec::new();
+        let mut to_has_tag = true;
+        for h in &req.headers {
+            let name: &[u8] = match h.name {
+                HeaderName::Via => b"Via: ",
+                HeaderName::From => b"From: ",
+                HeaderName::CallId => b"Call-ID: ",
+                HeaderName::CSeq => b"CSeq: ",
+                HeaderName::To => {
+                    push_unfolded(&mut to, h.value);
+                    to_has_tag = super::header::parse_name_addr(h.value)
+                        .map(|n| n.tag().is_some())
+                        .unwrap_or(true);
+                    continue;
+                }
+                _ => continue,
+            };
+            head.extend_from_slice(name);
+            push_unfolded(&mut head, h.value);
+            head.extend_from_slice(b"\r\n");
+        }
+        ResponseEcho {
+            head,
+            to,
+            to_has_tag,
+        }
+    }
+
+    /// A response: status line, the echoed headers, To with `to_tag` added when the request
+    /// had none, then `extra` headers and the body.
+    pub fn build(
+        &self,
+        code: u16,
+        reason: &str,
+        to_tag: Option<&str>,
+        extra: &[(&str, &str)],
+        body: &[u8],
+    ) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.head.len() + self.to.len() + 256 + body.len());
+        let _ = write!(out, "SIP/2.0 {code} {reason}\r\n");
+        out.extend_from_slice(&self.head);
+        out.extend_from_slice(b"To: ");
+        out.extend_from_slice(&self.to);
+        if let Some(tag) = to_tag.filter(|_| !self.to_has_tag) {
+            out.extend_from_slice(b";tag=");
+            out.extend_from_slice(tag.as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+        for (n, v) in extra {
+            out.extend_from_slice(n.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(v.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        let _ = write!(out, "Content-Length: {}\r\n\r\n", body.len());
+        out.extend_from_slice(body);
+        out
+    }
+}
+
 /// Copies a header value with folding (CRLF + whitespace) collapsed to one space, so that
 /// echoed headers are single lines.
 fn push_unfolded(out: &mut Vec<u8>, v: &str) {
@@ -108,5 +184,65 @@ impl RequestBuilder {
         let _ = write!(self.buf, "Content-Length: {}\r\n\r\n", body.len());
         self.buf.extend_from_slice(body);
         self.buf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::parse::parse;
+
+    const INVITE: &[u8] = b"INVITE sip:4620000@acd SIP/2.0\r\n\
+Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1\r\n\
+Via: SIP/2.0/UDP 10.0.0.2:5060\r\n ;branch=z9hG4bK2\r\n\
+f: <sip:alice@example.com>;tag=a1\r\n\
+To: <sip:4620000@acd>\r\n\
+Call-ID: c1@example.com\r\n\
+CSeq: 7 INVITE\r\n\
+Contact: <sip:alice@10.0.0.1>\r\n\
+Content-Length: 0\r\n\r\n";
+
+    fn headers(resp: &[u8]) -> Vec<(HeaderName, String)> {
+        let m = parse(resp).unwrap();
+        let mut v: Vec<_> = m
+            .headers
+            .iter()
+            .map(|h| (h.name, h.value.to_owned()))
+            .collect();
+        v.sort_by(|a, b| format!("{:?}", a.0).cmp(&format!("{:?}", b.0)));
+        v
+    }
+
+    #[test]
+    fn an_echoed_response_carries_what_build_response_does() {
+        let req = parse(INVITE).unwrap();
+        let echo = ResponseEcho::of(&req);
+        let extra = [("Contact", "<sip:acd@127.0.0.1:5060>")];
+        for (code, tag) in [(180, Some("t9")), (200, Some("t9")), (100, None)] {
+            let a = build_response(&req, code, "X", tag, &extra, b"v=0\r\n");
+            let b = echo.build(code, "X", tag, &extra, b"v=0\r\n");
+            assert_eq!(headers(&a), headers(&b), "code {code}");
+            assert!(b.starts_with(format!("SIP/2.0 {code} X\r\n").as_bytes()));
+            assert!(b.ends_with(b"\r\n\r\nv=0\r\n"));
+        }
+        // Vias keep their order, folding is undone, the tag is added once.
+        let b = String::from_utf8(echo.build(200, "OK", Some("t9"), &[], b"")).unwrap();
+        let v1 = b.find("branch=z9hG4bK1").unwrap();
+        let v2 = b.find("branch=z9hG4bK2").unwrap();
+        assert!(v1 < v2);
+        assert!(b.contains("To: <sip:4620000@acd>;tag=t9\r\n"));
+        assert!(!b.contains("\r\n ;"));
+    }
+
+    #[test]
+    fn a_to_that_has_a_tag_keeps_it() {
+        let raw = String::from_utf8(INVITE.to_vec())
+            .unwrap()
+            .replace("To: <sip:4620000@acd>", "To: <sip:4620000@acd>;tag=old");
+        let req = parse(raw.as_bytes()).unwrap();
+        let b = String::from_utf8(ResponseEcho::of(&req).build(481, "X", Some("new"), &[], b""))
+            .unwrap();
+        assert!(b.contains("To: <sip:4620000@acd>;tag=old\r\n"));
+        assert!(!b.contains("new"));
     }
 }

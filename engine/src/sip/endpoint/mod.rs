@@ -10,7 +10,7 @@
 //! [`Endpoint::respond`]; legs are placed with [`Endpoint::invite`] and ended with
 //! [`Endpoint::end_leg`].
 
-use super::build::build_response;
+use super::build::{build_response, ResponseEcho};
 use super::check::{verdict, Verdict};
 use super::header::{parse_cseq, parse_name_addr, parse_vias};
 use super::parse::{Framing, HeaderName, Message};
@@ -63,8 +63,10 @@ pub enum EndpointEvent {
         txn: TxnId,
         /// The Request-URI user part (the called number), if any.
         called: Option<String>,
-        /// The raw request.
-        request: Vec<u8>,
+        /// The From URI's user part (the caller), if any.
+        caller: Option<String>,
+        /// The request body (the caller's SDP offer, or empty).
+        body: Vec<u8>,
         /// Where it came from.
         source: SocketAddr,
     },
@@ -136,10 +138,21 @@ struct ServerTxn {
     key: String,
     peer: SocketAddr,
     transport: Transport,
-    /// INVITE only: the request, kept so the TU's answer can be built from it.
-    request: Option<Vec<u8>>,
+    /// INVITE only: what the TU's answers are built from.
+    invite: Option<Box<InviteState>>,
     to_tag: String,
     pending: bool,
+}
+
+/// What an INVITE server transaction keeps of its request, taken once when it arrives.
+struct InviteState {
+    echo: ResponseEcho,
+    /// The UAS dialog a 2xx creates (taken by the first 2xx).
+    dialog: Option<super::dialog::Dialog>,
+    /// `Call-ID|CSeq number|From tag`: how the ACK for a 2xx finds this transaction.
+    ack_key: Option<String>,
+    /// `Call-ID|From tag`: how in-dialog requests (BYE) find the call.
+    remote_key: Option<String>,
 }
 
 /// The methods acd serves (sent in Allow).
@@ -301,14 +314,7 @@ impl Endpoint {
         match verdict(buf, framing) {
             Verdict::Accept(m) => {
                 if m.is_request() {
-                    self.handle_request(
-                        now,
-                        src,
-                        transport,
-                        &m,
-                        &buf[..m.consumed.min(buf.len())],
-                        dir,
-                    );
+                    self.handle_request(now, src, transport, &m, dir);
                 } else {
                     self.handle_response(now, &m);
                 }
@@ -357,7 +363,6 @@ impl Endpoint {
         src: SocketAddr,
         transport: Transport,
         m: &Message<'_>,
-        raw: &[u8],
         dir: &dyn Directory,
     ) {
         let Some(method) = m.method() else { return };
@@ -444,20 +449,30 @@ impl Endpoint {
                     return;
                 }
                 let trying = stamp_received(build_response(m, 100, "Trying", None, &[], b""), src);
-                let raw = raw.to_vec();
+                let invite = Box::new(InviteState {
+                    echo: ResponseEcho::of(m),
+                    dialog: super::dialog::Dialog::uas(m, &tag, true).ok(),
+                    ack_key: dialog_key(m),
+                    remote_key: remote_dialog_key(m),
+                });
                 let id = self.new_txn(now, src, transport, key, true, Some(trying), tag, true);
                 if let Some(st) = self.txns.get_mut(&id) {
-                    st.request = Some(raw.clone());
+                    st.invite = Some(invite);
                 }
                 self.pending_invites += 1;
                 let called = m
                     .start_uri()
                     .and_then(|u| super::header::parse_uri(u).ok())
                     .and_then(|u| u.user.map(str::to_owned));
+                let caller = m
+                    .header(HeaderName::From)
+                    .and_then(|f| parse_name_addr(f).ok())
+                    .and_then(|n| n.uri.user.map(str::to_owned));
                 self.events.push_back(EndpointEvent::Invite {
                     txn: TxnId(id),
                     called,
-                    request: raw,
+                    caller,
+                    body: m.body.to_vec(),
                     source: src,
                 });
                 self.flush(now, id);
@@ -551,7 +566,7 @@ impl Endpoint {
                 key,
                 peer: src,
                 transport,
-                request: None,
+                invite: None,
                 to_tag,
                 pending,
             },
@@ -595,10 +610,7 @@ impl Endpoint {
         let Some(st) = self.txns.get_mut(&txn.0) else {
             return;
         };
-        let Some(req) = st.request.as_deref() else {
-            return;
-        };
-        let Ok(m) = super::parse::parse(req) else {
+        let Some(inv) = st.invite.as_mut() else {
             return;
         };
         let tag = if code > 100 {
@@ -618,25 +630,16 @@ impl Endpoint {
             };
             headers.push(("Contact", &contact));
         }
-        let resp = build_response(&m, code, reason, tag, &headers, body);
-        if code >= 200 && st.pending {
-            st.pending = false;
-            self.pending_invites -= 1;
-        }
+        let resp = inv.echo.build(code, reason, tag, &headers, body);
         let (peer, transport) = (st.peer, st.transport);
-        let uas = if (200..300).contains(&code) {
-            super::dialog::Dialog::uas(&m, &st.to_tag, true).ok()
-        } else {
-            None
-        };
         if (200..300).contains(&code) {
-            if let Some(k) = dialog_key(&m) {
+            if let Some(k) = inv.ack_key.clone() {
                 self.accepted.insert(k, txn.0);
             }
-            if let Some(k) = remote_dialog_key(&m) {
+            if let Some(k) = inv.remote_key.clone() {
                 self.dialogs.insert(k, DialogRef::Caller(txn.0));
             }
-            if let Some(dialog) = uas {
+            if let Some(dialog) = inv.dialog.take() {
                 self.uas.insert(
                     txn.0,
                     UasDialog {
@@ -646,6 +649,10 @@ impl Endpoint {
                     },
                 );
             }
+        }
+        if code >= 200 && st.pending {
+            st.pending = false;
+            self.pending_invites -= 1;
         }
         self.respond_raw(now, txn.0, code, resp);
     }
@@ -676,8 +683,10 @@ impl Endpoint {
             let st = self.txns.remove(&id);
             if let Some(st) = st {
                 self.by_key.remove(&st.key);
-                if st.request.is_some() {
-                    self.accepted.retain(|_, v| *v != id);
+                if let Some(k) = st.invite.and_then(|i| i.ack_key) {
+                    if self.accepted.get(&k) == Some(&id) {
+                        self.accepted.remove(&k);
+                    }
                 }
                 if st.pending {
                     self.pending_invites -= 1;
