@@ -41,7 +41,7 @@
 # (/proc/net/udp; the rest is mostly the caller SIPp, whose socket is gone when it is read);
 # q_answered/q_abandoned = delta of the acd queue's live statistics.
 #
-# Only 127.0.0.1 is used. Every SIPp run is bounded by -m and -timeout; everything started here
+# Only 127.0.0.1 is used. Every SIPp run is bounded by -m, -timeout and coreutils timeout; everything started here
 # is stopped by PID (trap), nothing by name.
 set -u
 MODE=${1:-both}
@@ -131,7 +131,9 @@ step() {
     s0=$(ticks $srv_pids); u0=$(ticks "$UAS_PID"); r0=$(udp_rcvbuf_err); t0=$(now)
     # The wrapper's cutime+cstime after SIPp exits is SIPp's CPU. Run in the step directory:
     # SIPp writes its -trace_rtt file into the current directory.
-    uac_t=$(cd "$dir" && bash -c 'sipp "$@" >/dev/null 2>sipp.err; read -r l < /proc/$$/stat; l=${l##*) }; set -- $l; echo $((${14}+${15}))' _ \
+    # SIPp's -timeout did not stop a caller whose calls waited for a message that never came
+    # (seen once at 10,000 CPS): `timeout` bounds the step for sure (INT, then KILL).
+    uac_t=$(cd "$dir" && bash -c 'timeout -s INT -k 10 "$0" sipp "$@" >/dev/null 2>sipp.err; read -r l < /proc/$$/stat; l=${l##*) }; set -- $l; echo $((${14}+${15}))' $((tmo + 10)) \
         "$target" -sf "$sf" -s "$DID" -i 127.0.0.1 -p "$CALLER_PORT" -r "$rate" -m "$m" -d 0 \
         -nostdin -buff_size "$BUF" -timeout "$tmo" \
         -trace_stat -stf "$dir/uac.csv" -fd 1 -trace_rtt -rtt_freq 100 \

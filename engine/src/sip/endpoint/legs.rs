@@ -108,6 +108,8 @@ pub(super) struct ClientTxn {
     key: String,
     /// INVITE only: what the ACK for a non-2xx final is built from.
     ack_base: Option<AckBase>,
+    /// The earliest heap entry of this transaction (see [`Endpoint::handle_timeout`]).
+    pub(super) scheduled: Option<Instant>,
 }
 
 /// The INVITE's fields an ACK for a non-2xx copies (§17.1.1.3).
@@ -201,6 +203,7 @@ impl Endpoint {
         self.ctxns.insert(
             id,
             ClientTxn {
+                scheduled: None,
                 txn: Transaction::client(
                     now,
                     true,
@@ -293,6 +296,7 @@ impl Endpoint {
         self.ctxns.insert(
             id,
             ClientTxn {
+                scheduled: None,
                 txn: Transaction::client(
                     now,
                     false,
@@ -529,6 +533,10 @@ impl Endpoint {
             return;
         };
         if ct.txn.poll_timeout().is_none_or(|t| t > now) {
+            // Not due (the deadline moved later): wait for the real one.
+            if let Some(at) = ct.txn.poll_timeout() {
+                super::schedule(&mut self.heap, &mut ct.scheduled, at, id);
+            }
             return;
         }
         ct.txn.handle_timeout(now);
@@ -564,7 +572,7 @@ impl Endpoint {
                 self.client_keys.remove(&ct.key);
             }
         } else if let Some(at) = ct.txn.poll_timeout() {
-            self.heap.push(std::cmp::Reverse((at, id)));
+            super::schedule(&mut self.heap, &mut ct.scheduled, at, id);
         }
     }
 }

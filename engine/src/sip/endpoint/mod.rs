@@ -142,6 +142,8 @@ struct ServerTxn {
     invite: Option<Box<InviteState>>,
     to_tag: String,
     pending: bool,
+    /// The earliest heap entry of this transaction (see [`Endpoint::handle_timeout`]).
+    scheduled: Option<Instant>,
 }
 
 /// What an INVITE server transaction keeps of its request, taken once when it arrives.
@@ -569,6 +571,7 @@ impl Endpoint {
                 invite: None,
                 to_tag,
                 pending,
+                scheduled: None,
             },
         );
         id
@@ -668,18 +671,22 @@ impl Endpoint {
                 bytes: b,
             });
         }
+        let mut no_ack = false;
         while let Some(e) = st.txn.poll_event() {
-            if e == TxnEvent::NoAck {
-                // A 2xx never acknowledged leaves no dialog (§13.3.1.4: the UAS should end it).
-                if let Some(u) = self.uas.remove(&id) {
-                    let d = &u.dialog.id;
-                    self.dialogs
-                        .remove(&format!("{}|{}", d.call_id, d.remote_tag));
-                }
-                self.events.push_back(EndpointEvent::NoAck(TxnId(id)));
-            }
+            no_ack |= e == TxnEvent::NoAck;
         }
-        if st.txn.state() == TxnState::Terminated {
+        let terminated = st.txn.state() == TxnState::Terminated;
+        if no_ack {
+            // §13.3.1.4: a 2xx never acknowledged confirms the dialog, but the session
+            // should end: acd sends the caller a BYE (its 200 may have been lost, or the
+            // caller is gone) and the TU hears of it.
+            self.hangup_caller(now, TxnId(id));
+            self.events.push_back(EndpointEvent::NoAck(TxnId(id)));
+        }
+        let Some(st) = self.txns.get_mut(&id) else {
+            return;
+        };
+        if terminated {
             let st = self.txns.remove(&id);
             if let Some(st) = st {
                 self.by_key.remove(&st.key);
@@ -694,31 +701,42 @@ impl Endpoint {
             }
         } else if let Some(at) = st.txn.poll_timeout() {
             let _ = now;
-            self.heap.push(Reverse((at, id)));
+            schedule(&mut self.heap, &mut st.scheduled, at, id);
         }
     }
 
     /// Fires due transaction timers and binding expiries.
+    ///
+    /// The heap holds at most one live entry per transaction: the one its `scheduled` names
+    /// (an earlier deadline pushes a new entry and makes the old one stale; a later one waits
+    /// for the current entry, which then reschedules). Stale entries are skipped.
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(Reverse((at, id))) = self.heap.peek().copied() {
             if at > now {
                 break;
             }
             self.heap.pop();
-            if self.ctxns.contains_key(&id) {
-                self.client_timeout(now, id);
+            if let Some(ct) = self.ctxns.get_mut(&id) {
+                if ct.scheduled == Some(at) {
+                    ct.scheduled = None;
+                    self.client_timeout(now, id);
+                }
                 continue;
             }
-            let due = self
-                .txns
-                .get(&id)
-                .and_then(|st| st.txn.poll_timeout())
-                .is_some_and(|t| t <= now);
-            if due {
-                if let Some(st) = self.txns.get_mut(&id) {
+            let Some(st) = self.txns.get_mut(&id) else {
+                continue;
+            };
+            if st.scheduled != Some(at) {
+                continue;
+            }
+            st.scheduled = None;
+            match st.txn.poll_timeout() {
+                Some(t) if t <= now => {
                     st.txn.handle_timeout(now);
+                    self.flush(now, id);
                 }
-                self.flush(now, id);
+                Some(t) => schedule(&mut self.heap, &mut st.scheduled, t, id),
+                None => {}
             }
         }
         if self.registrar.poll_timeout().is_some_and(|t| t <= now) {
@@ -727,6 +745,20 @@ impl Endpoint {
                 self.events.push_back(EndpointEvent::Registrar(e));
             }
         }
+    }
+}
+
+/// Puts transaction `id`'s deadline `at` on the timer heap unless an entry at or before it
+/// is there already (`scheduled`).
+fn schedule(
+    heap: &mut BinaryHeap<Reverse<(Instant, u64)>>,
+    scheduled: &mut Option<Instant>,
+    at: Instant,
+    id: u64,
+) {
+    if scheduled.is_none_or(|s| at < s) {
+        heap.push(Reverse((at, id)));
+        *scheduled = Some(at);
     }
 }
 
@@ -983,10 +1015,37 @@ mod tests {
     }
 
     #[test]
+    fn a_transaction_keeps_one_live_timer_entry_however_often_it_is_flushed() {
+        let now = Instant::now();
+        let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
+        ep.handle_datagram(now, src(), &invite("h"), &dir());
+        let Some(EndpointEvent::Invite { txn, .. }) = ep.poll_event() else {
+            panic!()
+        };
+        for _ in 0..20 {
+            ep.respond(now, txn, 180, "Ringing", &[], b"");
+            // Retransmissions of the INVITE are absorbed, each flushing the transaction.
+            ep.handle_datagram(now, src(), &invite("h"), &dir());
+        }
+        assert!(ep.heap.len() <= 2, "heap grew to {}", ep.heap.len());
+        ep.respond(now, txn, 486, "Busy Here", &[], b"");
+        // The 486 is retransmitted until the ACK or Timer H, then the transaction ends.
+        while let Some(t) = ep.poll_timeout() {
+            ep.handle_timeout(t);
+        }
+        assert!(ep.txns.is_empty());
+        assert!(ep.heap.is_empty());
+    }
+
+    #[test]
     fn unanswered_2xx_reports_no_ack_after_timer_h() {
         let now = Instant::now();
         let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
-        ep.handle_datagram(now, src(), &invite("a"), &dir());
+        let with_contact = String::from_utf8(invite("a")).unwrap().replace(
+            "Max-Forwards",
+            "Contact: <sip:c@127.0.0.1:5070>\r\nMax-Forwards",
+        );
+        ep.handle_datagram(now, src(), with_contact.as_bytes(), &dir());
         let Some(EndpointEvent::Invite { txn, .. }) = ep.poll_event() else {
             panic!()
         };
@@ -995,11 +1054,16 @@ mod tests {
         while let Some(t) = ep.poll_timeout() {
             ep.handle_timeout(t);
         }
-        assert_eq!(
-            codes(&mut ep).len(),
-            10,
-            "2xx retransmitted on the G schedule until H"
-        );
+        let (mut oks, mut byes) = (0, 0);
+        while let Some(t) = ep.poll_transmit() {
+            match parse(&t.bytes).unwrap().start {
+                StartLine::Response { code: "200", .. } => oks += 1,
+                StartLine::Request { method: "BYE", .. } => byes += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(oks, 10, "2xx retransmitted on the G schedule until H");
+        assert!(byes >= 1, "the session is ended with a BYE (§13.3.1.4)");
         assert_eq!(ep.poll_event(), Some(EndpointEvent::NoAck(txn)));
     }
 
