@@ -4,7 +4,8 @@
 
 use acd_engine::common::AgentId;
 use acd_engine::model::{Codec, Nat};
-use acd_engine::runtime::sip_io::{run_sip, SipConfig, SipHandle};
+use acd_engine::runtime::sip_io::{run_sip, SipCommand, SipConfig, SipHandle};
+use acd_engine::sip::endpoint::EndpointConfig;
 use acd_engine::sip::endpoint::EndpointEvent;
 use acd_engine::sip::registrar::{Directory, RegistrarEvent, SipAgent};
 use acd_engine::sip::{parse, HeaderName, StartLine};
@@ -123,6 +124,128 @@ async fn udp_options_gets_200_with_allow() {
     assert!(via.contains(&format!("rport={port}")), "{via}");
     assert!(via.contains("received=127.0.0.1"), "{via}");
     stop.send(true).unwrap();
+}
+
+fn invite(call_id: &str, port: u16) -> Vec<u8> {
+    format!(
+        "INVITE sip:4620000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{call_id}\r\n\
+         From: <sip:caller@127.0.0.1>;tag=f{call_id}\r\nTo: <sip:4620000@127.0.0.1>\r\n\
+         Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:caller@127.0.0.1:{port}>\r\n\
+         Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+fn in_dialog(method: &str, call_id: &str, to_tag: &str, cseq: u32, port: u16) -> Vec<u8> {
+    format!(
+        "{method} sip:acd@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{call_id}{method}\r\n\
+         From: <sip:caller@127.0.0.1>;tag=f{call_id}\r\nTo: <sip:4620000@127.0.0.1>;tag={to_tag}\r\n\
+         Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// Issue 4 point 9 over real UDP: once the pending-INVITE budget is spent, a new INVITE gets
+/// 503 with Retry-After, and a call already up is untouched (its BYE is answered and reported).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saturated_endpoint_sheds_new_invites_with_503_and_keeps_calls_up() {
+    let (tx, rx) = watch::channel(false);
+    let cfg = SipConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        endpoint: EndpointConfig {
+            max_pending_invites: 2,
+            ..EndpointConfig::default()
+        },
+        ..SipConfig::default()
+    };
+    let mut h = run_sip(cfg, directory(), rx).await.unwrap();
+    let addr = h.local_addr;
+    let s = Arc::new(client());
+    let port = s.local_addr().unwrap().port();
+    let next_invite = |h: &mut SipHandle| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match h.events.try_recv() {
+                Ok(EndpointEvent::Invite { txn, .. }) => return txn,
+                Ok(_) => {}
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                Err(e) => panic!("no INVITE event: {e}"),
+            }
+        }
+    };
+
+    // Call "up": answered 200 and ACKed.
+    s.send_to(&invite("up", port), addr).unwrap();
+    let up = next_invite(&mut h);
+    h.commands
+        .send(SipCommand::Respond {
+            txn: up,
+            code: 200,
+            reason: "OK".into(),
+            headers: vec![],
+            body: vec![],
+        })
+        .await
+        .unwrap();
+    let s2 = s.clone();
+    let ok = tokio::task::spawn_blocking(move || await_response(&s2, "up"))
+        .await
+        .unwrap();
+    assert_eq!(ok.0, 200);
+    let m = parse(&ok.1).unwrap();
+    let to = m.header(HeaderName::To).unwrap();
+    let to_tag = to.split("tag=").nth(1).unwrap().to_owned();
+    s.send_to(&in_dialog("ACK", "up", &to_tag, 1, port), addr)
+        .unwrap();
+
+    // Two INVITEs nobody answers spend the budget; the third is shed.
+    for id in ["wait-1", "wait-2"] {
+        s.send_to(&invite(id, port), addr).unwrap();
+        next_invite(&mut h);
+    }
+    s.send_to(&invite("shed", port), addr).unwrap();
+    let s2 = s.clone();
+    let shed = tokio::task::spawn_blocking(move || await_response(&s2, "shed"))
+        .await
+        .unwrap();
+    assert_eq!(shed.0, 503);
+    let m = parse(&shed.1).unwrap();
+    assert!(m.other_header("Retry-After").is_some());
+
+    // The call already up still works: its BYE gets 200 and reaches the TU.
+    s.send_to(&in_dialog("BYE", "up", &to_tag, 2, port), addr)
+        .unwrap();
+    let s2 = s.clone();
+    let bye = tokio::task::spawn_blocking(move || loop {
+        // Skip a late retransmission of the INVITE's 200: the answer to the BYE is wanted.
+        let (code, bytes) = await_response(&s2, "up");
+        let m = parse(&bytes).unwrap();
+        if m.header(HeaderName::CSeq)
+            .is_some_and(|c| c.ends_with("BYE"))
+        {
+            return code;
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(bye, 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match h.events.try_recv() {
+            Ok(EndpointEvent::Bye(txn)) => {
+                assert_eq!(txn, up);
+                break;
+            }
+            Ok(_) => {}
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(5)).await
+            }
+            Err(e) => panic!("no BYE event: {e}"),
+        }
+    }
+    tx.send(true).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
