@@ -52,6 +52,11 @@ pub fn build_response(
             _ => {}
         }
     }
+    push_tail(out, extra, body)
+}
+
+/// Appends `extra` headers, Content-Length and the body: the end of every response.
+fn push_tail(mut out: Vec<u8>, extra: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
     for (n, v) in extra {
         out.extend_from_slice(n.as_bytes());
         out.extend_from_slice(b": ");
@@ -127,15 +132,7 @@ impl ResponseEcho {
             out.extend_from_slice(tag.as_bytes());
         }
         out.extend_from_slice(b"\r\n");
-        for (n, v) in extra {
-            out.extend_from_slice(n.as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(v.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        let _ = write!(out, "Content-Length: {}\r\n\r\n", body.len());
-        out.extend_from_slice(body);
-        out
+        push_tail(out, extra, body)
     }
 }
 
