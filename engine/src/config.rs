@@ -43,6 +43,10 @@ seed = 44203
 listen = "0.0.0.0:5060"
 # Also listen on TCP (same port).
 tcp = true
+# The address acd names in Via, Contact and SDP: what carriers and phones send to (an IP, or
+# IP:port when a NAT maps another port). Empty: the listen address; for a wildcard listen
+# (0.0.0.0) that is 127.0.0.1, which only local peers can use; set it for remote peers.
+advertise = ""
 # Voicemail server (host or host:port). A direct call to an agent who has a voicemail box and
 # is unavailable or does not answer is redirected there (302, user part = the agent's
 # extension). Empty: such callers get busy (486) or unavailable (480).
@@ -124,6 +128,12 @@ pub const SETTINGS: &[Setting] = &[
         flag: "sip-tcp",
         env: "ACD_SIP_TCP",
         help: "Also listen for SIP over TCP on the same port [default: true]",
+    },
+    Setting {
+        key: "sip.advertise",
+        flag: "sip-advertise",
+        env: "ACD_SIP_ADVERTISE",
+        help: "Address named in Via/Contact/SDP: IP or IP:port [default: the listen address; 127.0.0.1 for 0.0.0.0]",
     },
     Setting {
         key: "sip.voicemail",
@@ -250,8 +260,56 @@ pub struct SipListenConfig {
     pub listen: SocketAddr,
     /// Also listen on TCP.
     pub tcp: bool,
+    /// The address named in Via, Contact and SDP.
+    pub advertise: Advertise,
     /// Voicemail server `host[:port]`; empty for none.
     pub voicemail: String,
+}
+
+/// `sip.advertise`: empty, an IP, or IP:port. Anything else is refused when the configuration
+/// is built, with the value in the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Advertise(pub Option<(std::net::IpAddr, Option<u16>)>);
+
+impl TryFrom<String> for Advertise {
+    type Error = String;
+    fn try_from(v: String) -> Result<Self, String> {
+        let v = v.trim();
+        if v.is_empty() {
+            return Ok(Advertise(None));
+        }
+        if let Ok(ip) = v.parse::<std::net::IpAddr>() {
+            return Ok(Advertise(Some((ip, None))));
+        }
+        match v.parse::<SocketAddr>() {
+            Ok(a) if a.port() != 0 => Ok(Advertise(Some((a.ip(), Some(a.port()))))),
+            _ => Err(format!(
+                "sip.advertise must be an IP address or IP:port (port 1-65535), got {v:?}"
+            )),
+        }
+    }
+}
+
+impl From<Advertise> for String {
+    fn from(a: Advertise) -> String {
+        match a.0 {
+            None => String::new(),
+            Some((ip, None)) => ip.to_string(),
+            Some((ip, Some(port))) => SocketAddr::new(ip, port).to_string(),
+        }
+    }
+}
+
+impl Advertise {
+    /// The address to name for a stack bound to `bound`.
+    pub fn resolve(self, bound: SocketAddr) -> SocketAddr {
+        match self.0 {
+            Some((ip, port)) => SocketAddr::new(ip, port.unwrap_or(bound.port())),
+            None if bound.ip().is_unspecified() => SocketAddr::from(([127, 0, 0, 1], bound.port())),
+            None => bound,
+        }
+    }
 }
 
 /// The engine API's settings (`[toolbar]`): agent toolbars and chat/email ingest.
@@ -461,6 +519,7 @@ mod tests {
                 Some(toml::Value::Integer(_)) => "7".to_owned(),
                 Some(toml::Value::Boolean(_)) => "false".to_owned(),
                 _ if s.key.ends_with("listen") => "127.0.0.1:0".to_owned(),
+                _ if s.key == "sip.advertise" => "192.0.2.1".to_owned(),
                 // Enumerated strings: their default is one valid value.
                 Some(toml::Value::String(d)) if s.key == "routing.cross_channel" => d.clone(),
                 _ => "x".to_owned(),
@@ -544,6 +603,31 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(matches!(err, ConfigError::Invalid(_)), "{err}");
+    }
+
+    #[test]
+    fn sip_advertise_takes_an_ip_or_ip_and_port_and_nothing_else() {
+        let set = |v: &str| {
+            Config::builder()
+                .set(flag("sip-advertise"), "sip.advertise", v)
+                .unwrap()
+                .build()
+        };
+        let bound: SocketAddr = "0.0.0.0:5060".parse().unwrap();
+        let a = set("203.0.113.7").unwrap().sip.advertise;
+        assert_eq!(a.resolve(bound), "203.0.113.7:5060".parse().unwrap());
+        let a = set("203.0.113.7:15060").unwrap().sip.advertise;
+        assert_eq!(a.resolve(bound), "203.0.113.7:15060".parse().unwrap());
+        let a = set("").unwrap().sip.advertise;
+        assert_eq!(a.resolve(bound), "127.0.0.1:5060".parse().unwrap());
+        assert_eq!(
+            a.resolve("192.0.2.1:5070".parse().unwrap()),
+            "192.0.2.1:5070".parse().unwrap()
+        );
+        for bad in ["acd.example.com", "203.0.113.7:0", "1.2.3"] {
+            let err = set(bad).unwrap_err().to_string();
+            assert!(err.contains("sip.advertise"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -179,6 +179,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
             SipConfig {
                 bind: config.sip.listen,
                 tcp: config.sip.tcp,
+                advertise: config.sip.advertise,
                 ..SipConfig::default()
             },
             admin.clone(),
@@ -187,6 +188,14 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .await?
         .with_context(|| format!("cannot bind SIP to {}", config.sip.listen))?;
     println!("sip listening on {}", sip.local_addr);
+    if sip.local_addr.ip().is_unspecified() && config.sip.advertise.0.is_none() {
+        tracing::warn!(
+            contact = %sip.contact,
+            "SIP listens on a wildcard address and names loopback in Via, Contact and SDP: \
+             only local peers can follow it; set sip.advertise to the address carriers and \
+             phones reach acd at"
+        );
+    }
     let sip_join = sip.join;
     // Who keeps an agent logged in: its SIP registration, its toolbar session, or both.
     let presence = Arc::new(Presence::new());
@@ -197,13 +206,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
         engine.router(),
         presence.clone(),
         CallFlowConfig {
-            // A wildcard bind has no address a caller could send media to; loopback until
-            // the RTP issue brings a media address setting.
-            media_addr: if sip.local_addr.ip().is_unspecified() {
-                std::net::IpAddr::from([127, 0, 0, 1])
-            } else {
-                sip.local_addr.ip()
-            },
+            // The SDP names the advertised address too (the media port is a placeholder
+            // until the RTP issue lands).
+            media_addr: sip.contact.ip(),
             voicemail: config.sip.voicemail.clone(),
             ..CallFlowConfig::default()
         },

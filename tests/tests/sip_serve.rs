@@ -159,3 +159,42 @@ fn caller_to_a_queue_did_is_answered_and_can_hang_up() {
     let out = sipp(sip, &["-sf", &scenario("queue_call.xml"), "-s", "4620000"]);
     assert!(out.status.success(), "{}", explain(&out));
 }
+
+/// `sip.advertise` is what peers are told to send to: the 200's Contact and its SDP name it.
+#[test]
+fn the_advertised_address_is_named_in_contact_and_sdp() {
+    let acd = Acd::builder()
+        .arg("--sip-advertise")
+        .arg("192.0.2.10")
+        .start();
+    let sip = acd.sip.expect("acd prints its SIP address");
+    let queue = json_body(acd.post("/api/v1/queues", &json!({"name": "sales"})));
+    let r = acd.post(
+        "/api/v1/numbers",
+        &json!({"number": "4620000", "target": {"type": "queue", "queue": queue["id"]}}),
+    );
+    assert_eq!(r.status(), 201);
+    let out = sipp(
+        sip,
+        &[
+            "-sf",
+            &scenario("queue_call_advertised.xml"),
+            "-s",
+            "4620000",
+        ],
+    );
+    assert!(out.status.success(), "{}", explain(&out));
+}
+
+#[test]
+fn an_advertise_value_that_is_not_an_address_stops_the_start_with_a_clear_error() {
+    let Err(err) = Acd::builder()
+        .arg("--sip-advertise")
+        .arg("acd.example.com")
+        .try_start()
+    else {
+        panic!("acd must refuse a host name for sip.advertise");
+    };
+    assert!(err.stderr.contains("sip.advertise"), "{}", err.stderr);
+    assert!(err.stderr.contains("acd.example.com"), "{}", err.stderr);
+}

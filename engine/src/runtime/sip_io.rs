@@ -31,6 +31,8 @@ pub struct SipConfig {
     pub bind: SocketAddr,
     /// Listen on TCP too (same port as UDP).
     pub tcp: bool,
+    /// The address named in Via, Contact (and by the call flow in SDP).
+    pub advertise: crate::config::Advertise,
     /// Depth of the bounded queue from the sockets to the endpoint task.
     pub queue_depth: usize,
     /// Seed for tags and the nonce secret.
@@ -48,6 +50,7 @@ impl Default for SipConfig {
         SipConfig {
             bind: SocketAddr::from(([0, 0, 0, 0], 5060)),
             tcp: true,
+            advertise: crate::config::Advertise::default(),
             queue_depth: 4096,
             seed: 0x5eed,
             socket_buffer: 4 << 20,
@@ -118,6 +121,8 @@ pub struct SipStats {
 pub struct SipHandle {
     /// The bound UDP address (its port is the TCP port too).
     pub local_addr: SocketAddr,
+    /// The address acd names in Via and Contact (`SipConfig::advertise` resolved).
+    pub contact: SocketAddr,
     /// Endpoint events (registrations, INVITEs, legs). Bounded; when the reader falls behind,
     /// new INVITEs are answered 480 by the endpoint task so callers are not left hanging, and
     /// events of calls already accepted wait in a backlog (never dropped).
@@ -236,15 +241,12 @@ pub async fn run_sip(
     drop(in_tx);
 
     let stats2 = stats.clone();
+    // What acd names in Via and Contact: the advertised address, else the bound one (a wildcard
+    // bind has no address a peer could answer to: loopback stands in).
+    let contact = cfg.advertise.resolve(local_addr);
     let join = tokio::spawn(async move {
         let mut endpoint_cfg = cfg.endpoint.clone();
-        // Requests acd sends name the address it listens on; a wildcard bind has no address a
-        // peer could answer to, so loopback stands in until a public address setting exists.
-        endpoint_cfg.contact = if local_addr.ip().is_unspecified() {
-            SocketAddr::from(([127, 0, 0, 1], local_addr.port()))
-        } else {
-            local_addr
-        };
+        endpoint_cfg.contact = contact;
         let mut ep = Endpoint::new(endpoint_cfg, cfg.seed, Instant::now());
         let mut writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
         let mut batch = Vec::with_capacity(64);
@@ -370,6 +372,7 @@ pub async fn run_sip(
     });
     Ok(SipHandle {
         local_addr,
+        contact,
         events: ev_rx,
         commands: cmd_tx,
         stats,
