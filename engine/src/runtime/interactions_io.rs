@@ -104,8 +104,14 @@ pub fn spawn_persister(
                     let _ = router.send(Command::Arrival(r.arrival()));
                 }
             }
-            tracing::error!(
-                "router output stream closed; interaction changes are no longer persisted"
-            );
+            // The stream ends when the router stops (shutdown: nothing more to persist) or
+            // when this thread fell too far behind and was disconnected (an error).
+            if router.fresh_snapshot().is_ok() {
+                tracing::error!(
+                    "router output stream closed; interaction changes are no longer persisted"
+                );
+            } else {
+                tracing::debug!("router stopped; interaction persister done");
+            }
         })
 }
