@@ -592,3 +592,53 @@ fn call_ending_on_either_side_puts_the_agent_in_wrap_up() {
     assert_ok("agent", &phone.finish());
     assert_eq!(agent_state(&acd, &a)["state"], "wrap_up");
 }
+
+/// A phone call offered to an agent who also has the toolbar open shows there, but is
+/// answered on the phone: the toolbar's accept is refused (409) and routing does not count it
+/// answered; the toolbar's reject stops the phone and the call moves on.
+#[test]
+fn toolbar_cannot_answer_a_phone_call_but_can_reject_it() {
+    let acd = Acd::start();
+    let sip = acd.sip.unwrap();
+    let q = create_queue(
+        &acd,
+        json!({"ring_timeout_seconds": 60, "early_media": true}),
+    );
+    let a = create_agent(&acd, "desk", json!({"password": FIRST_PASSWORD}));
+    join(&acd, q, &a, 0);
+    let token = toolbar_login(&acd, "desk");
+    // A phone that rings and never answers.
+    let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
+    register(&acd, &a, phone.local_addr().unwrap().port());
+    let port = free_udp_port().to_string();
+    let target = sip.to_string();
+    let sf = scenario("caller_cancel.xml");
+    let mut caller = sipp_command(&[
+        target.as_str(),
+        "-p",
+        &port,
+        "-m",
+        "1",
+        "-sf",
+        &sf,
+        "-s",
+        NUMBER,
+        "-d",
+        "30000",
+    ])
+    .spawn()
+    .expect("sipp runs");
+    // acd numbers SIP calls from 2^40: the first call is this one.
+    let accept = format!("/api/v1/toolbar/interactions/{}/accept", 1u64 << 40);
+    wait_for(
+        "the toolbar refuses to answer the ringing phone call",
+        || toolbar(&acd, reqwest::Method::POST, &accept, &token, json!({})) == 409,
+    );
+    assert_ne!(agent_state(&acd, &a)["state"], "busy");
+    assert_eq!(queue_stats(&acd, q)["answered"], 0);
+    let reject = format!("/api/v1/toolbar/interactions/{}/reject", 1u64 << 40);
+    let status = toolbar(&acd, reqwest::Method::POST, &reject, &token, json!({}));
+    assert!((200..300).contains(&status), "toolbar reject: {status}");
+    let _ = caller.kill();
+    let _ = caller.wait();
+}

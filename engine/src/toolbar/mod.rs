@@ -498,7 +498,21 @@ impl Toolbar {
     }
 
     /// Accepts a ringing offer; returns once the answer is durable.
+    ///
+    /// A phone call ringing on the agent's SIP phone is answered on the phone (acd cannot
+    /// pick up a phone): accepting it here is refused with a conflict, before the router
+    /// hears of it, so routing never counts a call as answered that nobody picked up.
+    /// Rejecting it here works (the phone stops ringing and the call moves on).
     pub fn handle_accept(&self, s: Session, id: InteractionId) -> Result<(), ToolbarError> {
+        if id.0 < crate::interactions::ID_BASE {
+            if !self.hub.ringing(s.agent).contains(&id) {
+                return Err(ToolbarError::NotYours(id));
+            }
+            return Err(ToolbarError::Conflict(format!(
+                "interaction {id} is a phone call: answer it on your phone \
+                 (reject and complete work from here)"
+            )));
+        }
         self.router
             .call(Command::Accepted(id, s.agent))
             .map_err(Self::not_yours(id))?;
