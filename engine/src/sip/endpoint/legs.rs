@@ -872,4 +872,71 @@ mod tests {
         assert!(bye.header(HeaderName::To).unwrap().contains("tag=ctag"));
         assert_eq!(ep.caller_dialog_count(), 0);
     }
+
+    /// A whole B2BUA call (caller answered and ACKed, agent leg answered and ACKed, the agent
+    /// hangs up, acd BYEs the caller), then every timer: nothing may stay behind in any table
+    /// (a leak here grows memory with every call under load).
+    #[test]
+    fn a_finished_call_leaves_nothing_behind_once_its_timers_ran() {
+        let now = Instant::now();
+        let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
+        let caller: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        let invite =
+            b"INVITE sip:500@acd SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKc1\r\n\
+            From: <sip:c@x>;tag=ctag\r\nTo: <sip:500@acd>\r\nCall-ID: call-c1\r\nCSeq: 1 INVITE\r\n\
+            Contact: <sip:c@127.0.0.1:5070>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+        ep.handle_datagram(now, caller, invite, &dir());
+        let Some(EndpointEvent::Invite { txn, .. }) = ep.poll_event() else {
+            panic!("invite reported")
+        };
+        ep.respond(now, txn, 180, "Ringing", &[], b"");
+        ep.respond(now, txn, 200, "OK", &[], b"v=0\r\n");
+        let ok = sent(&mut ep).pop().unwrap();
+        let to = parse(&ok)
+            .unwrap()
+            .header(HeaderName::To)
+            .unwrap()
+            .to_owned();
+        let ack = format!(
+            "ACK sip:acd@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKc1ack\r\n\
+             From: <sip:c@x>;tag=ctag\r\nTo: {to}\r\nCall-ID: call-c1\r\nCSeq: 1 ACK\r\n\
+             Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        );
+        ep.handle_datagram(now, caller, ack.as_bytes(), &dir());
+        // The agent leg: answered, ACKed by the endpoint; then the agent hangs up.
+        let leg_invite = answered(&mut ep, now);
+        sent(&mut ep);
+        let inv = parse(&leg_invite).unwrap();
+        let bye = format!(
+            "BYE sip:acd@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bKagentbye\r\n\
+             From: <sip:1001@acd>;tag=agenttag\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 7 BYE\r\n\
+             Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            inv.header(HeaderName::From).unwrap(),
+            inv.header(HeaderName::CallId).unwrap()
+        );
+        ep.handle_datagram(now, agent(), bye.as_bytes(), &dir());
+        // acd hangs up the caller, who answers the BYE.
+        ep.hangup_caller(now, txn);
+        let caller_bye = sent(&mut ep).pop().unwrap();
+        assert_eq!(methods(std::slice::from_ref(&caller_bye)), vec!["BYE"]);
+        let caller_ok = build_response(&parse(&caller_bye).unwrap(), 200, "OK", None, &[], b"");
+        ep.handle_datagram(now, caller, &caller_ok, &dir());
+        let evs = events(&mut ep);
+        assert!(evs.contains(&EndpointEvent::Confirmed(txn)), "{evs:?}");
+        assert!(evs.contains(&EndpointEvent::LegBye(LegId(1))), "{evs:?}");
+        while let Some(t) = ep.poll_timeout() {
+            ep.handle_timeout(t);
+        }
+        assert!(ep.txns.is_empty(), "server transactions left");
+        assert!(ep.by_key.is_empty(), "server transaction keys left");
+        assert!(ep.accepted.is_empty(), "2xx-ACK index left");
+        assert!(ep.dialogs.is_empty(), "dialogs left");
+        assert!(ep.uas.is_empty(), "caller dialogs left");
+        assert!(ep.legs.is_empty(), "legs left");
+        assert!(ep.ctxns.is_empty(), "client transactions left");
+        assert!(ep.client_keys.is_empty(), "client transaction keys left");
+        assert!(ep.leg_branches.is_empty(), "leg branches left");
+        assert!(ep.heap.is_empty(), "timer entries left");
+        assert_eq!(ep.pending_invites(), 0);
+    }
 }
