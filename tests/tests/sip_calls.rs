@@ -173,6 +173,11 @@ fn join(acd: &Acd, queue: u64, agent: &Agent, penalty: u32) {
 
 /// The agent registers its extension with `contact_port` as Contact (logging it in).
 fn register(acd: &Acd, agent: &Agent, contact_port: u16) {
+    register_with(acd, agent, contact_port, "")
+}
+
+/// Registers over UDP with `contact_params` appended to the Contact URI.
+fn register_with(acd: &Acd, agent: &Agent, contact_port: u16, contact_params: &str) {
     let sip = acd.sip.expect("acd prints its SIP address");
     let port = contact_port.to_string();
     let out = call(
@@ -187,6 +192,9 @@ fn register(acd: &Acd, agent: &Agent, contact_port: u16) {
             "-key",
             "contact_port",
             &port,
+            "-key",
+            "contact_params",
+            contact_params,
         ],
     );
     assert_ok("registration", &out);
@@ -641,4 +649,24 @@ fn toolbar_cannot_answer_a_phone_call_but_can_reject_it() {
     assert!((200..300).contains(&status), "toolbar reject: {status}");
     let _ = caller.kill();
     let _ = caller.wait();
+}
+
+/// A phone whose Contact asks for TCP (`;transport=tcp`) is called over TCP: acd opens the
+/// connection itself, and the call runs to the end over it.
+#[test]
+fn an_agent_whose_contact_asks_for_tcp_is_called_over_a_connection_acd_opens() {
+    let acd = Acd::start();
+    let sip = acd.sip.unwrap();
+    let q = create_queue(&acd, json!({}));
+    let a = create_agent(&acd, "tcpdesk", json!({}));
+    join(&acd, q, &a, 0);
+    let phone = Phone::start("agent_answer_hangup.xml", &["-t", "t1", "-d", "100"]);
+    register_with(&acd, &a, phone.port, ";transport=tcp");
+    assert_ok("caller", &call(sip, "caller_wait_bye.xml", NUMBER, &[]));
+    assert_ok("agent over TCP", &phone.finish());
+    let s = queue_stats(&acd, q);
+    assert_eq!(
+        (s["answered"].as_u64(), s["completed"].as_u64()),
+        (Some(1), Some(1))
+    );
 }

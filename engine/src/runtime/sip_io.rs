@@ -231,12 +231,18 @@ pub async fn run_sip(
                     r = listener.accept() => {
                         let Ok((stream, peer)) = r else { continue };
                         let _ = stream.set_nodelay(true);
-                        tokio::spawn(tcp_conn(stream, peer, in_tx.clone(), retry_after.clone(), stats.clone()));
+                        tokio::spawn(tcp_conn(stream, peer, in_tx.clone(), retry_after.clone(), stats.clone(), None));
                     }
                     _ = shutdown.changed() => break,
                 }
             }
         })
+    });
+    // The endpoint task keeps a sender for the connections it opens itself.
+    let connect = cfg.tcp.then(|| Connector {
+        in_tx: in_tx.clone(),
+        retry_after: retry_after.clone(),
+        stats: stats.clone(),
     });
     drop(in_tx);
 
@@ -318,11 +324,7 @@ pub async fn run_sip(
                         // kernel buffer drops like the network would, and the peer retransmits.
                         let _ = udp.try_send_to(&t.bytes, t.to);
                     }
-                    Transport::Tcp => {
-                        if let Some(w) = writers.get(&t.to) {
-                            let _ = w.try_send(t.bytes);
-                        }
-                    }
+                    Transport::Tcp => send_tcp(&mut writers, connect.as_ref(), t.to, t.bytes),
                 }
             }
             while let Some(e) = ep.poll_event() {
@@ -391,6 +393,51 @@ fn bind_udp(addr: SocketAddr, buffer: usize) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(s.into())
 }
 
+/// The queue of bytes to write on one TCP connection: the endpoint's end and the writer's.
+type WriterQueue = (mpsc::Sender<Vec<u8>>, mpsc::Receiver<Vec<u8>>);
+
+/// What the endpoint task needs to open a TCP connection itself.
+struct Connector {
+    in_tx: mpsc::Sender<Inbound>,
+    retry_after: String,
+    stats: Arc<SipStats>,
+}
+
+/// Sends `bytes` over the TCP connection to `to`; with none (a phone whose Contact asks for
+/// TCP, or whose connection closed), opens one (RFC 3261 §18.1.1) and queues the bytes for
+/// it. If the connection cannot be made the bytes are lost and the transaction times out,
+/// as over a lossy network.
+fn send_tcp(
+    writers: &mut HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    connect: Option<&Connector>,
+    to: SocketAddr,
+    bytes: Vec<u8>,
+) {
+    if let Some(w) = writers.get(&to) {
+        let _ = w.try_send(bytes);
+        return;
+    }
+    let Some(c) = connect else { return };
+    let (w_tx, w_rx) = mpsc::channel::<Vec<u8>>(256);
+    let _ = w_tx.try_send(bytes);
+    writers.insert(to, w_tx.clone());
+    let (in_tx, retry_after, stats) = (c.in_tx.clone(), c.retry_after.clone(), c.stats.clone());
+    tokio::spawn(async move {
+        let stream =
+            tokio::time::timeout(std::time::Duration::from_secs(5), TcpStream::connect(to)).await;
+        match stream {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                tcp_conn(stream, to, in_tx, retry_after, stats, Some((w_tx, w_rx))).await;
+            }
+            _ => {
+                tracing::debug!(peer = %to, "SIP TCP connection could not be opened");
+                let _ = in_tx.send(Inbound::TcpClosed(to)).await;
+            }
+        }
+    });
+}
+
 /// A cheap overload answer: if `data` is an INVITE request, the 503 to send back.
 fn overload_503(data: &[u8], retry_after: &str) -> Option<Vec<u8>> {
     if !data.starts_with(b"INVITE ") {
@@ -408,22 +455,32 @@ fn overload_503(data: &[u8], retry_after: &str) -> Option<Vec<u8>> {
     ))
 }
 
+/// Serves one TCP connection: frames what it reads for the endpoint, writes what the endpoint
+/// sends to `peer`. `writer` is the queue the endpoint already writes to when acd opened the
+/// connection itself; for an accepted connection a new one is announced with `TcpOpen`.
 async fn tcp_conn(
     stream: TcpStream,
     peer: SocketAddr,
     in_tx: mpsc::Sender<Inbound>,
     retry_after: String,
     stats: Arc<SipStats>,
+    writer: Option<WriterQueue>,
 ) {
     let (mut rd, mut wr) = stream.into_split();
-    let (w_tx, mut w_rx) = mpsc::channel::<Vec<u8>>(256);
-    if in_tx
-        .send(Inbound::TcpOpen(peer, w_tx.clone()))
-        .await
-        .is_err()
-    {
-        return;
-    }
+    let (w_tx, mut w_rx) = match writer {
+        Some(pair) => pair,
+        None => {
+            let (w_tx, w_rx) = mpsc::channel::<Vec<u8>>(256);
+            if in_tx
+                .send(Inbound::TcpOpen(peer, w_tx.clone()))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            (w_tx, w_rx)
+        }
+    };
     let writer = tokio::spawn(async move {
         while let Some(b) = w_rx.recv().await {
             if wr.write_all(&b).await.is_err() {

@@ -392,7 +392,9 @@ impl Registrar {
             );
         let cap = u64::from(agent.expires_max);
 
-        let mut changes: Vec<(String, Option<(u64, SocketAddr)>)> = Vec::new();
+        // Per Contact URI: None = remove, else (seconds, where to reach it, over what).
+        type Change = Option<(u64, SocketAddr, Transport)>;
+        let mut changes: Vec<(String, Change)> = Vec::new();
         let mut star = false;
         for v in req.headers_named(HeaderName::Contact) {
             for c in parse_contacts(v) {
@@ -417,13 +419,16 @@ impl Registrar {
                             );
                         }
                         let uri = format!("{}:{}", a.uri.scheme, a.uri.opaque);
-                        let target = if nat || transport == Transport::Tcp {
-                            src
+                        // Over TCP, or behind NAT, the phone is reached where the REGISTER
+                        // came from. Otherwise at its Contact, over the transport the Contact
+                        // names (RFC 3263: `;transport=tcp` on a UDP registration).
+                        let (target, via) = if nat || transport == Transport::Tcp {
+                            (src, transport)
                         } else {
-                            contact_target(&uri).unwrap_or(src)
+                            (contact_target(&uri).unwrap_or(src), contact_transport(&uri))
                         };
                         let e = requested.min(cap);
-                        changes.push((uri, if e == 0 { None } else { Some((e, target)) }));
+                        changes.push((uri, if e == 0 { None } else { Some((e, target, via)) }));
                     }
                     Err(_) => {
                         return build_response(
@@ -465,7 +470,7 @@ impl Registrar {
                     list.remove(p);
                 }
                 (None, None) => {}
-                (Some((e, target)), p) => {
+                (Some((e, target, transport)), p) => {
                     let b = Binding {
                         uri,
                         target,
@@ -509,6 +514,19 @@ impl Registrar {
         }
         let extra: Vec<(&str, &str)> = contacts.iter().map(|c| ("Contact", c.as_str())).collect();
         build_response(req, 200, "OK", Some(to_tag), &extra, b"")
+    }
+}
+
+/// The transport a Contact URI asks for: TCP for `;transport=tcp`, else UDP.
+fn contact_transport(uri: &str) -> Transport {
+    let tcp = parse_uri(uri)
+        .ok()
+        .and_then(|u| u.param("transport").flatten())
+        .is_some_and(|t| t.eq_ignore_ascii_case("tcp"));
+    if tcp {
+        Transport::Tcp
+    } else {
+        Transport::Udp
     }
 }
 
@@ -993,6 +1011,25 @@ mod tests {
         assert_eq!(
             reg.contacts(AgentId(7))[0].target,
             "10.0.0.5:5062".parse().unwrap()
+        );
+    }
+
+    #[test]
+    fn a_contact_asking_for_tcp_is_reached_over_tcp_at_its_address() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        authed(
+            &mut reg,
+            now,
+            Algorithm::Md5,
+            "<sip:1001@10.0.0.5:5062;transport=TCP>",
+            None,
+            "s3cret",
+        );
+        let b = &reg.contacts(AgentId(7))[0];
+        assert_eq!(
+            (b.target, b.transport),
+            ("10.0.0.5:5062".parse().unwrap(), Transport::Tcp)
         );
     }
 
