@@ -18,41 +18,51 @@ pub fn build_response(
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(512 + body.len());
     let _ = write!(out, "SIP/2.0 {code} {reason}\r\n");
-    for h in &req.headers {
-        match h.name {
-            HeaderName::Via => {
-                out.extend_from_slice(b"Via: ");
-                push_unfolded(&mut out, h.value);
-                out.extend_from_slice(b"\r\n");
-            }
-            HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
-                let name: &[u8] = match h.name {
-                    HeaderName::From => b"From: ",
-                    HeaderName::CallId => b"Call-ID: ",
-                    _ => b"CSeq: ",
-                };
-                out.extend_from_slice(name);
-                push_unfolded(&mut out, h.value);
-                out.extend_from_slice(b"\r\n");
-            }
-            HeaderName::To => {
-                out.extend_from_slice(b"To: ");
-                push_unfolded(&mut out, h.value);
-                if let Some(tag) = to_tag {
-                    let has_tag = super::header::parse_name_addr(h.value)
-                        .map(|n| n.tag().is_some())
-                        .unwrap_or(true);
-                    if !has_tag {
-                        out.extend_from_slice(b";tag=");
-                        out.extend_from_slice(tag.as_bytes());
-                    }
-                }
-                out.extend_from_slice(b"\r\n");
-            }
-            _ => {}
-        }
+    if let Some(to) = push_echoed(&mut out, req) {
+        push_to_line(&mut out, to, to_tag.filter(|_| !has_tag(to)));
     }
     push_tail(out, extra, body)
+}
+
+/// Copies the Via, From, Call-ID and CSeq lines of `req` to `out`, in the request's order
+/// and unfolded; returns the request's To value (written by [`push_to_line`]).
+fn push_echoed<'a>(out: &mut Vec<u8>, req: &Message<'a>) -> Option<&'a str> {
+    let mut to = None;
+    for h in &req.headers {
+        let name: &[u8] = match h.name {
+            HeaderName::Via => b"Via: ",
+            HeaderName::From => b"From: ",
+            HeaderName::CallId => b"Call-ID: ",
+            HeaderName::CSeq => b"CSeq: ",
+            HeaderName::To => {
+                to = Some(h.value);
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(name);
+        push_unfolded(out, h.value);
+        out.extend_from_slice(b"\r\n");
+    }
+    to
+}
+
+/// Writes the To line: the request's value, unfolded, with `;tag=add_tag` when given.
+fn push_to_line(out: &mut Vec<u8>, to: &str, add_tag: Option<&str>) {
+    out.extend_from_slice(b"To: ");
+    push_unfolded(out, to);
+    if let Some(tag) = add_tag {
+        out.extend_from_slice(b";tag=");
+        out.extend_from_slice(tag.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Whether a To value already carries a tag (an unparsable one is left as it is).
+fn has_tag(to: &str) -> bool {
+    super::header::parse_name_addr(to)
+        .map(|n| n.tag().is_some())
+        .unwrap_or(true)
 }
 
 /// Appends `extra` headers, Content-Length and the body: the end of every response.
@@ -69,14 +79,14 @@ fn push_tail(mut out: Vec<u8>, extra: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
 }
 
 /// What every response to one request copies from it (RFC 3261 §8.2.6.2), captured once: an
-/// INVITE answered several times (180, 183, 200) is not parsed again for each answer.
+/// INVITE answered several times (100, 180, 183, 200) is not walked again for each answer.
 #[derive(Debug, Clone)]
 pub struct ResponseEcho {
     /// The Via, From, Call-ID and CSeq lines, in the request's order.
     head: Vec<u8>,
-    /// The To value, unfolded.
-    to: Vec<u8>,
-    /// The request's To already had a tag (then none is added).
+    /// The request's To value.
+    to: Option<String>,
+    /// That To already had a tag (then none is added).
     to_has_tag: bool,
 }
 
@@ -84,36 +94,15 @@ impl ResponseEcho {
     /// Captures the echoed headers of `req`.
     pub fn of(req: &Message<'_>) -> Self {
         let mut head = Vec::with_capacity(256);
-        let mut to = Vec::new();
-        let mut to_has_tag = true;
-        for h in &req.headers {
-            let name: &[u8] = match h.name {
-                HeaderName::Via => b"Via: ",
-                HeaderName::From => b"From: ",
-                HeaderName::CallId => b"Call-ID: ",
-                HeaderName::CSeq => b"CSeq: ",
-                HeaderName::To => {
-                    push_unfolded(&mut to, h.value);
-                    to_has_tag = super::header::parse_name_addr(h.value)
-                        .map(|n| n.tag().is_some())
-                        .unwrap_or(true);
-                    continue;
-                }
-                _ => continue,
-            };
-            head.extend_from_slice(name);
-            push_unfolded(&mut head, h.value);
-            head.extend_from_slice(b"\r\n");
-        }
+        let to = push_echoed(&mut head, req);
         ResponseEcho {
             head,
-            to,
-            to_has_tag,
+            to_has_tag: to.is_none_or(has_tag),
+            to: to.map(str::to_owned),
         }
     }
 
-    /// A response: status line, the echoed headers, To with `to_tag` added when the request
-    /// had none, then `extra` headers and the body.
+    /// The same response [`build_response`] builds from the request.
     pub fn build(
         &self,
         code: u16,
@@ -122,16 +111,13 @@ impl ResponseEcho {
         extra: &[(&str, &str)],
         body: &[u8],
     ) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.head.len() + self.to.len() + 256 + body.len());
+        let to_len = self.to.as_ref().map_or(0, String::len);
+        let mut out = Vec::with_capacity(self.head.len() + to_len + 256 + body.len());
         let _ = write!(out, "SIP/2.0 {code} {reason}\r\n");
         out.extend_from_slice(&self.head);
-        out.extend_from_slice(b"To: ");
-        out.extend_from_slice(&self.to);
-        if let Some(tag) = to_tag.filter(|_| !self.to_has_tag) {
-            out.extend_from_slice(b";tag=");
-            out.extend_from_slice(tag.as_bytes());
+        if let Some(to) = &self.to {
+            push_to_line(&mut out, to, to_tag.filter(|_| !self.to_has_tag));
         }
-        out.extend_from_slice(b"\r\n");
         push_tail(out, extra, body)
     }
 }

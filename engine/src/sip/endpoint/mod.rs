@@ -450,9 +450,10 @@ impl Endpoint {
                     self.respond_raw(now, id, 503, resp);
                     return;
                 }
-                let trying = stamp_received(build_response(m, 100, "Trying", None, &[], b""), src);
+                let echo = ResponseEcho::of(m);
+                let trying = stamp_received(echo.build(100, "Trying", None, &[], b""), src);
                 let invite = Box::new(InviteState {
-                    echo: ResponseEcho::of(m),
+                    echo,
                     dialog: super::dialog::Dialog::uas(m, &tag, true).ok(),
                     ack_key: dialog_key(m),
                     remote_key: remote_dialog_key(m),
@@ -639,7 +640,7 @@ impl Endpoint {
             if let Some(k) = inv.ack_key.clone() {
                 self.accepted.insert(k, txn.0);
             }
-            if let Some(k) = inv.remote_key.clone() {
+            if let Some(k) = inv.remote_key.take() {
                 self.dialogs.insert(k, DialogRef::Caller(txn.0));
             }
             if let Some(dialog) = inv.dialog.take() {
@@ -676,15 +677,18 @@ impl Endpoint {
             no_ack |= e == TxnEvent::NoAck;
         }
         let terminated = st.txn.state() == TxnState::Terminated;
-        if no_ack {
+        let st = if no_ack {
             // §13.3.1.4: a 2xx never acknowledged confirms the dialog, but the session
             // should end: acd sends the caller a BYE (its 200 may have been lost, or the
             // caller is gone) and the TU hears of it.
             self.hangup_caller(now, TxnId(id));
             self.events.push_back(EndpointEvent::NoAck(TxnId(id)));
-        }
-        let Some(st) = self.txns.get_mut(&id) else {
-            return;
+            let Some(st) = self.txns.get_mut(&id) else {
+                return;
+            };
+            st
+        } else {
+            st
         };
         if terminated {
             let st = self.txns.remove(&id);
