@@ -316,17 +316,7 @@ pub async fn run_sip(
                 }
                 _ = shutdown.changed() => break,
             }
-            while let Some(t) = ep.poll_transmit() {
-                stats2.sent.fetch_add(1, Ordering::Relaxed);
-                match t.transport {
-                    Transport::Udp => {
-                        // try_send_to: the endpoint task never waits on a socket; a full
-                        // kernel buffer drops like the network would, and the peer retransmits.
-                        let _ = udp.try_send_to(&t.bytes, t.to);
-                    }
-                    Transport::Tcp => send_tcp(&mut writers, connect.as_ref(), t.to, t.bytes),
-                }
-            }
+            transmit(&mut ep, &udp, &mut writers, connect.as_ref(), &stats2);
             while let Some(e) = ep.poll_event() {
                 // Events of calls already accepted wait in the backlog when the bridge is
                 // behind (never dropped); a new INVITE is shed with 480 instead.
@@ -349,18 +339,7 @@ pub async fn run_sip(
                             &[],
                             b"",
                         );
-                        while let Some(t) = ep.poll_transmit() {
-                            match t.transport {
-                                Transport::Udp => {
-                                    let _ = udp.try_send_to(&t.bytes, t.to);
-                                }
-                                Transport::Tcp => {
-                                    if let Some(w) = writers.get(&t.to) {
-                                        let _ = w.try_send(t.bytes);
-                                    }
-                                }
-                            }
-                        }
+                        transmit(&mut ep, &udp, &mut writers, connect.as_ref(), &stats2);
                     }
                     other if !ev_tx.is_closed() => backlog.push_back(other),
                     _ => {}
@@ -391,6 +370,26 @@ fn bind_udp(addr: SocketAddr, buffer: usize) -> std::io::Result<UdpSocket> {
     s.set_nonblocking(true)?;
     s.bind(&addr.into())?;
     UdpSocket::from_std(s.into())
+}
+
+/// Sends everything the endpoint has queued. The endpoint task never waits on a socket: a
+/// full UDP buffer drops like the network would, and the peer retransmits.
+fn transmit(
+    ep: &mut Endpoint,
+    udp: &UdpSocket,
+    writers: &mut HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    connect: Option<&Connector>,
+    stats: &SipStats,
+) {
+    while let Some(t) = ep.poll_transmit() {
+        stats.sent.fetch_add(1, Ordering::Relaxed);
+        match t.transport {
+            Transport::Udp => {
+                let _ = udp.try_send_to(&t.bytes, t.to);
+            }
+            Transport::Tcp => send_tcp(writers, connect, t.to, t.bytes),
+        }
+    }
 }
 
 /// The queue of bytes to write on one TCP connection: the endpoint's end and the writer's.
