@@ -49,8 +49,8 @@ fn sipp_command(args: &[&str]) -> Command {
     c
 }
 
-/// Runs one SIPp call toward acd and waits for it.
-fn call(sip: SocketAddr, scenario_file: &str, number: &str, extra: &[&str]) -> Output {
+/// One SIPp caller toward acd (`-m 1`), ready to run.
+fn caller(sip: SocketAddr, scenario_file: &str, number: &str, extra: &[&str]) -> Command {
     let port = free_udp_port().to_string();
     let target = sip.to_string();
     let sf = scenario(scenario_file);
@@ -67,6 +67,11 @@ fn call(sip: SocketAddr, scenario_file: &str, number: &str, extra: &[&str]) -> O
     ];
     args.extend_from_slice(extra);
     sipp_command(&args)
+}
+
+/// Runs one SIPp call toward acd and waits for it.
+fn call(sip: SocketAddr, scenario_file: &str, number: &str, extra: &[&str]) -> Output {
+    caller(sip, scenario_file, number, extra)
         .output()
         .expect("sipp runs (Debian package sip-tester; .ci/run installs it)")
 }
@@ -618,24 +623,9 @@ fn toolbar_cannot_answer_a_phone_call_but_can_reject_it() {
     // A phone that rings and never answers.
     let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
     register(&acd, &a, phone.local_addr().unwrap().port());
-    let port = free_udp_port().to_string();
-    let target = sip.to_string();
-    let sf = scenario("caller_cancel.xml");
-    let mut caller = sipp_command(&[
-        target.as_str(),
-        "-p",
-        &port,
-        "-m",
-        "1",
-        "-sf",
-        &sf,
-        "-s",
-        NUMBER,
-        "-d",
-        "30000",
-    ])
-    .spawn()
-    .expect("sipp runs");
+    let mut calling = caller(sip, "caller_cancel.xml", NUMBER, &["-d", "30000"])
+        .spawn()
+        .expect("sipp runs");
     // acd numbers SIP calls from 2^40: the first call is this one.
     let accept = format!("/api/v1/toolbar/interactions/{}/accept", 1u64 << 40);
     wait_for(
@@ -647,8 +637,8 @@ fn toolbar_cannot_answer_a_phone_call_but_can_reject_it() {
     let reject = format!("/api/v1/toolbar/interactions/{}/reject", 1u64 << 40);
     let status = toolbar(&acd, reqwest::Method::POST, &reject, &token, json!({}));
     assert!((200..300).contains(&status), "toolbar reject: {status}");
-    let _ = caller.kill();
-    let _ = caller.wait();
+    let _ = calling.kill();
+    let _ = calling.wait();
 }
 
 /// A phone whose Contact asks for TCP (`;transport=tcp`) is called over TCP: acd opens the

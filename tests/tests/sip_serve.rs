@@ -146,16 +146,21 @@ fn invite_to_a_number_acd_does_not_serve_gets_404() {
     assert!(out.status.success(), "{}", explain(&out));
 }
 
+/// A queue reached at `did`.
+fn queue_with_did(acd: &Acd, did: &str) {
+    let queue = json_body(acd.post("/api/v1/queues", &json!({"name": "sales"})));
+    let r = acd.post(
+        "/api/v1/numbers",
+        &json!({"number": did, "target": {"type": "queue", "queue": queue["id"]}}),
+    );
+    assert_eq!(r.status(), 201);
+}
+
 #[test]
 fn caller_to_a_queue_did_is_answered_and_can_hang_up() {
     let acd = Acd::start();
     let sip = acd.sip.expect("acd prints its SIP address");
-    let queue = json_body(acd.post("/api/v1/queues", &json!({"name": "sales"})));
-    let r = acd.post(
-        "/api/v1/numbers",
-        &json!({"number": "4620000", "target": {"type": "queue", "queue": queue["id"]}}),
-    );
-    assert_eq!(r.status(), 201);
+    queue_with_did(&acd, "4620000");
     let out = sipp(sip, &["-sf", &scenario("queue_call.xml"), "-s", "4620000"]);
     assert!(out.status.success(), "{}", explain(&out));
 }
@@ -168,12 +173,7 @@ fn the_advertised_address_is_named_in_contact_and_sdp() {
         .arg("192.0.2.10")
         .start();
     let sip = acd.sip.expect("acd prints its SIP address");
-    let queue = json_body(acd.post("/api/v1/queues", &json!({"name": "sales"})));
-    let r = acd.post(
-        "/api/v1/numbers",
-        &json!({"number": "4620000", "target": {"type": "queue", "queue": queue["id"]}}),
-    );
-    assert_eq!(r.status(), 201);
+    queue_with_did(&acd, "4620000");
     let out = sipp(
         sip,
         &[

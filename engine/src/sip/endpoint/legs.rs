@@ -646,6 +646,25 @@ mod tests {
         )
     }
 
+    /// A caller's INVITE (from 127.0.0.1:5070, Call-ID `call-c1`, tag `ctag`).
+    const CALLER_INVITE: &[u8] =
+        b"INVITE sip:500@acd SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKc1\r\n\
+        From: <sip:c@x>;tag=ctag\r\nTo: <sip:500@acd>\r\nCall-ID: call-c1\r\nCSeq: 1 INVITE\r\n\
+        Contact: <sip:c@127.0.0.1:5070>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+
+    /// The agent's BYE in the dialog of the leg placed with `invite`.
+    fn agent_bye(invite: &[u8]) -> Vec<u8> {
+        let inv = parse(invite).unwrap();
+        format!(
+            "BYE sip:acd@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bKagentbye\r\n\
+             From: <sip:1001@acd>;tag=agenttag\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 7 BYE\r\n\
+             Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            inv.header(HeaderName::From).unwrap(),
+            inv.header(HeaderName::CallId).unwrap()
+        )
+        .into_bytes()
+    }
+
     fn answered(ep: &mut Endpoint, now: Instant) -> Vec<u8> {
         place(ep, now, 1);
         let invite = sent(ep).remove(0);
@@ -831,15 +850,7 @@ mod tests {
         let invite = answered(&mut ep, now);
         sent(&mut ep);
         events(&mut ep);
-        let inv = parse(&invite).unwrap();
-        let bye = format!(
-            "BYE sip:acd@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bKagentbye\r\n\
-             From: <sip:1001@acd>;tag=agenttag\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 7 BYE\r\n\
-             Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-            inv.header(HeaderName::From).unwrap(),
-            inv.header(HeaderName::CallId).unwrap()
-        );
-        ep.handle_datagram(now, agent(), bye.as_bytes(), &dir());
+        ep.handle_datagram(now, agent(), &agent_bye(&invite), &dir());
         assert_eq!(methods(&sent(&mut ep)), vec!["200"]);
         assert_eq!(events(&mut ep), vec![EndpointEvent::LegBye(LegId(1))]);
         assert_eq!(ep.leg_count(), 0);
@@ -850,11 +861,7 @@ mod tests {
         let now = Instant::now();
         let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
         let caller: SocketAddr = "127.0.0.1:5070".parse().unwrap();
-        let invite =
-            b"INVITE sip:500@acd SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKc1\r\n\
-            From: <sip:c@x>;tag=ctag\r\nTo: <sip:500@acd>\r\nCall-ID: call-c1\r\nCSeq: 1 INVITE\r\n\
-            Contact: <sip:c@127.0.0.1:5070>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
-        ep.handle_datagram(now, caller, invite, &dir());
+        ep.handle_datagram(now, caller, CALLER_INVITE, &dir());
         let Some(EndpointEvent::Invite { txn, .. }) = ep.poll_event() else {
             panic!("invite reported")
         };
@@ -881,11 +888,7 @@ mod tests {
         let now = Instant::now();
         let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
         let caller: SocketAddr = "127.0.0.1:5070".parse().unwrap();
-        let invite =
-            b"INVITE sip:500@acd SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKc1\r\n\
-            From: <sip:c@x>;tag=ctag\r\nTo: <sip:500@acd>\r\nCall-ID: call-c1\r\nCSeq: 1 INVITE\r\n\
-            Contact: <sip:c@127.0.0.1:5070>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
-        ep.handle_datagram(now, caller, invite, &dir());
+        ep.handle_datagram(now, caller, CALLER_INVITE, &dir());
         let Some(EndpointEvent::Invite { txn, .. }) = ep.poll_event() else {
             panic!("invite reported")
         };
@@ -906,15 +909,7 @@ mod tests {
         // The agent leg: answered, ACKed by the endpoint; then the agent hangs up.
         let leg_invite = answered(&mut ep, now);
         sent(&mut ep);
-        let inv = parse(&leg_invite).unwrap();
-        let bye = format!(
-            "BYE sip:acd@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bKagentbye\r\n\
-             From: <sip:1001@acd>;tag=agenttag\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 7 BYE\r\n\
-             Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-            inv.header(HeaderName::From).unwrap(),
-            inv.header(HeaderName::CallId).unwrap()
-        );
-        ep.handle_datagram(now, agent(), bye.as_bytes(), &dir());
+        ep.handle_datagram(now, agent(), &agent_bye(&leg_invite), &dir());
         // acd hangs up the caller, who answers the BYE.
         ep.hangup_caller(now, txn);
         let caller_bye = sent(&mut ep).pop().unwrap();
