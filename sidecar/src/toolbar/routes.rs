@@ -124,7 +124,7 @@ pub static TOOLBAR_ROUTES: &[TRoute] = &[
     r("GET", "/api/v1/toolbar/pause-reasons", PauseReasons, Session,
       "The pause reasons you may give", None, 200, Some("PauseReasonList")),
     r("POST", "/api/v1/toolbar/interactions/{id}/accept", Accept, Session,
-      "Accept a ringing offer (durable before the answer)", None, 204, None),
+      "Accept a ringing offer (durable before the answer); a phone call is answered on the phone (409)", None, 204, None),
     r("POST", "/api/v1/toolbar/interactions/{id}/reject", Reject, Session,
       "Reject a ringing offer", None, 204, None),
     r("POST", "/api/v1/toolbar/interactions/{id}/complete", Complete, Session,
