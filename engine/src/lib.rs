@@ -10,6 +10,8 @@
 //! - [`router`]: the sans-IO routing core. Inputs with `now` in, outputs polled out; no clocks,
 //!   sockets, locks or OS randomness inside.
 //! - [`sip`]: the sans-IO SIP codec, transactions, dialogs and registrar.
+//! - [`media`]: the sans-IO media plane: RTP/RTCP relay, G.711 transcoding, queue audio,
+//!   DTMF detection and media timeouts; the command/event contract with the call flow.
 //! - [`runtime`]: the thin tokio io layer that owns sockets, clocks, RNG seeds and the store, and
 //!   drives the sans-IO state machines.
 //! - [`interactions`]: durable chat/email interactions: ingest with idempotency keys, the
@@ -25,6 +27,7 @@ pub mod admin;
 pub mod common;
 pub mod config;
 pub mod interactions;
+pub mod media;
 pub mod model;
 pub mod router;
 pub mod runtime;

@@ -328,6 +328,34 @@ async fn perform(action: Action, commands: &mpsc::Sender<SipCommand>, router: &R
             )
         }
         Action::Completed(i) => return route(router, Command::Completed(i), "completion", i),
+        // Not wired yet: the media io layer is being built.
+        Action::Media(_) => return,
+        Action::Dtmf {
+            interaction,
+            leg,
+            digit,
+            duration_ms,
+        } => {
+            let interaction = interaction.map(|i| i.0);
+            tracing::info!(?interaction, leg = leg.0, %digit, duration_ms, "dtmf");
+            return;
+        }
+        Action::MediaTimeout {
+            interaction,
+            leg,
+            silent_secs,
+        } => {
+            let interaction = interaction.map(|i| i.0);
+            tracing::info!(?interaction, leg = leg.0, silent_secs, "media timeout");
+            return;
+        }
+        Action::MediaExhausted { txn } => {
+            tracing::warn!(
+                txn = txn.0,
+                "media port pool exhausted: new call refused with 503 (widen media.ports)"
+            );
+            return;
+        }
     };
     let _ = commands.send(cmd).await;
 }

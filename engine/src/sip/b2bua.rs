@@ -135,6 +135,33 @@ pub enum Action {
     },
     /// The bridged call ended: the interaction is complete.
     Completed(InteractionId),
+    /// A command for the media plane (sent to the shard `PortPool::shard_of(cmd.leg())`).
+    Media(crate::media::Command),
+    /// A DTMF digit a party sent (logged by the runtime: `dtmf`).
+    Dtmf {
+        /// The call's interaction, once it has one.
+        interaction: Option<InteractionId>,
+        /// The media leg it came from.
+        leg: crate::media::MediaLeg,
+        /// The digit.
+        digit: char,
+        /// Its duration.
+        duration_ms: u32,
+    },
+    /// A call ended because a leg went silent (logged by the runtime: `media timeout`).
+    MediaTimeout {
+        /// The call's interaction, once it has one.
+        interaction: Option<InteractionId>,
+        /// The silent leg.
+        leg: crate::media::MediaLeg,
+        /// Seconds of silence.
+        silent_secs: u32,
+    },
+    /// A new call was refused 503 because no RTP port was free (logged as a warning).
+    MediaExhausted {
+        /// The refused INVITE.
+        txn: TxnId,
+    },
 }
 
 /// Call-flow settings.
@@ -549,6 +576,9 @@ impl CallFlow {
                 .push_back(Action::Rejected { interaction, agent });
         }
     }
+
+    /// An event from the media plane (DTMF, media timeout, a leg that could not open).
+    pub fn handle_media_event(&mut self, _event: crate::media::Event) {}
 
     /// The agent hung up its leg: a bridged call ends on both sides.
     pub fn handle_leg_bye(&mut self, leg: LegId) {
