@@ -1,0 +1,1 @@
+//! Shard tests.
