@@ -82,15 +82,11 @@ impl Detector {
             }
             // A late packet of an event older than the current one: already handled.
             Some(c) if (ts.wrapping_sub(c.ts) as i32) < 0 => return,
-            Some(c) => {
-                if !c.reported {
-                    report(Tone {
-                        digit: c.digit,
-                        duration: c.duration,
-                    });
-                }
-            }
-            None => {}
+            Some(c) if !c.reported => report(Tone {
+                digit: c.digit,
+                duration: c.duration,
+            }),
+            _ => {}
         }
         self.current = Some(Current {
             ts,

@@ -94,7 +94,7 @@ impl Player {
             }
         }
         frame[at..].fill(law.silence());
-        self.item >= items.len() && !(self.playlist.repeat_last && !items.is_empty())
+        (items.is_empty() || !self.playlist.repeat_last) && self.item >= items.len()
     }
 }
 

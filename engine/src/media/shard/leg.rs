@@ -101,21 +101,17 @@ impl Out {
     }
 
     /// Maps a relayed packet's sequence number and timestamp onto this stream; answers
-    /// `(seq, ts, marker)`, the marker set on the first packet of a new segment.
+    /// `(seq, ts, marker)`, the marker set on the first packet of a new segment. `src` is
+    /// the [`Source::Relay`] it comes from.
     pub(crate) fn relay(
         &mut self,
         now: Instant,
         rate: u32,
-        from: MediaLeg,
-        in_ssrc: u32,
+        src: Source,
         in_seq: u16,
         in_ts: u32,
         payload: usize,
     ) -> (u16, u32, bool) {
-        let src = Source::Relay {
-            from,
-            ssrc: in_ssrc,
-        };
         let switch = self.source != src;
         if switch {
             let seq = if self.last_at.is_some() {

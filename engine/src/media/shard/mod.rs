@@ -20,7 +20,7 @@ mod leg;
 #[cfg(test)]
 mod tests;
 
-use self::leg::{clock_rate, samples, Leg, Out, Recv};
+use self::leg::{clock_rate, samples, Leg, Out, Recv, Source};
 use super::dtmf::{Detector, Tone};
 use super::player::{Law, Player, FRAME_SAMPLES};
 use super::rtcp;
@@ -274,7 +274,7 @@ impl Shard {
     }
 
     fn open(&mut self, now: Instant, id: MediaLeg, media: LegMedia) {
-        if id.0 % 2 != 0 {
+        if !id.0.is_multiple_of(2) {
             self.events.push_back(Event::Failed {
                 leg: id,
                 reason: format!("media leg port {} is odd (RTP ports are even)", id.0),
@@ -397,9 +397,7 @@ impl Shard {
             }
         };
         let epoch = self.epoch;
-        let Some(src) = self.slots[slot].as_mut() else {
-            return None;
-        };
+        let src = self.slots[slot].as_mut()?;
         // Who may send on this leg.
         if src.media.latch {
             match src.latched {
@@ -458,9 +456,14 @@ impl Shard {
             self.stats.not_relayed += 1;
             return None;
         };
-        let (out_seq, out_ts, switch) =
-            peer.out
-                .relay(now, peer.rate, leg, ssrc, seq, ts, payload.len());
+        let (out_seq, out_ts, switch) = peer.out.relay(
+            now,
+            peer.rate,
+            Source::Relay { from: leg, ssrc },
+            seq,
+            ts,
+            payload.len(),
+        );
         buf[1] = (u8::from(marker || switch) << 7) | out_pt;
         buf[2..4].copy_from_slice(&out_seq.to_be_bytes());
         buf[4..8].copy_from_slice(&out_ts.to_be_bytes());
