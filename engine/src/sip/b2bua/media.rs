@@ -76,6 +76,14 @@ impl CallFlow {
         }
     }
 
+    /// A waiting queue caller's position: 1 + the calls that arrived earlier in the same
+    /// queue and still wait. `None` when the call is not waiting in a queue.
+    pub fn queue_position(&self, txn: TxnId) -> Option<u32> {
+        let w = self.calls.get(&txn)?.waiting.as_ref()?;
+        let set = self.queues.get(&w.queue).filter(|s| s.contains(&w.seq))?;
+        Some(set.range(..w.seq).count() as u32 + 1)
+    }
+
     /// A queue call stops waiting (bridged or gone).
     pub(super) fn leave_queue(&mut self, txn: TxnId) {
         let Some(w) = self.calls.get(&txn).and_then(|c| c.waiting.as_ref()) else {
@@ -120,12 +128,11 @@ impl CallFlow {
         let next = now + every;
         w.next_announce = Some(next);
         self.announce.insert((next, txn));
-        let (queue, seq, leg) = (w.queue, w.seq, call.side.media);
+        let leg = call.side.media;
         let hold_name = w.audio.hold.clone();
-        let Some(set) = self.queues.get(&queue).filter(|s| s.contains(&seq)) else {
+        let Some(position) = self.queue_position(txn) else {
             return; // Not waiting now (bridged, or not in the queue yet).
         };
-        let position = set.range(..seq).count() as u32 + 1;
         let prompts = self.cfg.prompts.load();
         let mut items = prompts.announce_position(position, None);
         if items.is_empty() {
