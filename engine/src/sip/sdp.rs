@@ -548,4 +548,101 @@ mod tests {
         let b = b"v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=video 5000 RTP/AVP 31\r\n";
         assert_eq!(parse_offer(b).unwrap_err(), SdpError::NoAudio);
     }
+
+    #[test]
+    fn direction_is_read_media_level_over_session_level() {
+        let o = offer_of("0", "a=sendonly\r\n");
+        assert_eq!(o.direction, Direction::SendOnly);
+        let b = b"v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\na=inactive\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+        assert_eq!(parse_offer(b).unwrap().direction, Direction::Inactive);
+        let b = b"v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\na=inactive\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=recvonly\r\n";
+        assert_eq!(parse_offer(b).unwrap().direction, Direction::RecvOnly);
+        assert_eq!(offer_of("0", "").direction, Direction::SendRecv);
+    }
+
+    #[test]
+    fn answer_mirrors_the_offered_direction() {
+        for (theirs, ours) in [
+            ("a=sendonly", "a=recvonly"),
+            ("a=recvonly", "a=sendonly"),
+            ("a=inactive", "a=inactive"),
+            ("a=sendrecv", "a=sendrecv"),
+        ] {
+            let o = offer_of("0", &format!("{theirs}\r\n"));
+            let (sdp, _) = answer(&o, &[Codec::Ulaw], false, &local()).unwrap();
+            assert!(sdp.contains(&format!("{ours}\r\n")), "{theirs}: {sdp}");
+            assert_eq!(
+                sdp.matches("a=sendrecv").count(),
+                usize::from(ours == "a=sendrecv")
+            );
+        }
+    }
+
+    #[test]
+    fn rfc2543_hold_address_means_send_nothing() {
+        let b = b"v=0\r\no=- 1 2 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+        let o = parse_offer(b).unwrap();
+        assert_eq!(o.direction, Direction::SendOnly);
+        let m = leg_media(&o, &o.codecs[0], false);
+        assert_eq!(m.remote, None);
+        assert!(!m.direction.remote_receives());
+    }
+
+    #[test]
+    fn private_addresses_are_latched_loopback_and_public_are_not() {
+        for ip in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "100.64.0.1",
+            "100.127.255.254",
+            "fd00::1",
+        ] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in [
+            "127.0.0.1",
+            "::1",
+            "192.0.2.1",
+            "100.128.0.1",
+            "8.8.8.8",
+            "2001:db8::1",
+        ] {
+            assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn leg_media_names_the_remote_codec_and_telephone_event() {
+        let o = offer_of(
+            "8 0 101",
+            "a=rtpmap:101 telephone-event/8000\r\na=sendonly\r\n",
+        );
+        let m = leg_media(&o, &o.codecs[0], false);
+        assert_eq!(
+            m,
+            LegMedia {
+                remote: Some("10.0.0.1:4000".parse().unwrap()),
+                latch: true,
+                encoding: Encoding::Pcma,
+                pt: 8,
+                telephone_event: Some(101),
+                direction: Direction::SendOnly,
+            }
+        );
+        assert_eq!(encoding(Codec::G722), Encoding::Other(Codec::G722));
+        assert_eq!(codec_of(Encoding::Pcmu), Codec::Ulaw);
+    }
+
+    #[test]
+    fn an_answer_is_held_to_the_codecs_we_offered() {
+        let a = offer_of("9 8", "");
+        assert_eq!(
+            chosen(&a, &[Codec::Ulaw, Codec::Alaw]).unwrap().codec,
+            Codec::Alaw
+        );
+        assert!(chosen(&a, &[Codec::Ulaw]).is_none());
+        assert_eq!(compatible(Codec::Alaw), vec![Codec::Alaw, Codec::Ulaw]);
+        assert_eq!(compatible(Codec::Opus), vec![Codec::Opus]);
+    }
 }
