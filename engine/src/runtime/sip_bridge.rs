@@ -185,17 +185,24 @@ async fn on_event(
         } => {
             let target = match called.as_deref().and_then(|c| resolve_called(admin, c)) {
                 None => Called::Unknown,
-                Some(CalledTarget::Queue(q)) => {
-                    // TODO(media-prompts): read welcome_prompt, hold_audio, announce_position
-                    // and announce_interval_seconds from the queue's settings.
-                    let audio = QueueAudio::default();
-                    match admin.queue(q) {
-                        Ok(queue) if queue.settings.early_media => {
+                Some(CalledTarget::Queue(q)) => match admin.queue(q) {
+                    Ok(queue) => {
+                        let s = &queue.settings;
+                        let audio = QueueAudio {
+                            welcome: s.welcome_prompt.clone(),
+                            hold: s.hold_audio.clone(),
+                            announce_every: s.announce_position.then(|| {
+                                std::time::Duration::from_secs(s.announce_interval_seconds.into())
+                            }),
+                        };
+                        if s.early_media {
                             Called::QueueEarlyMedia(q, audio)
+                        } else {
+                            Called::Queue(q, audio)
                         }
-                        _ => Called::Queue(q, audio),
                     }
-                }
+                    Err(_) => Called::Queue(q, QueueAudio::default()),
+                },
                 Some(CalledTarget::Agent(a)) => Called::Agent {
                     agent: a,
                     voicemail: voicemail_contact(admin, a, voicemail),
