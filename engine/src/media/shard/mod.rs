@@ -553,7 +553,10 @@ impl Shard {
                     continue;
                 };
                 let silent = now.saturating_duration_since(l.last_activity);
-                if l.media.direction.remote_sends() && !l.timed_out && silent >= self.cfg.timeout {
+                // A leg whose remote is not known yet (an agent's phone still ringing) is
+                // not expected to send.
+                let expected = l.media.direction.remote_sends() && l.media.remote.is_some();
+                if expected && !l.timed_out && silent >= self.cfg.timeout {
                     l.timed_out = true;
                     self.events.push_back(Event::Timeout {
                         leg: l.id,

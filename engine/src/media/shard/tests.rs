@@ -737,6 +737,45 @@ fn media_timeout_fires_once_and_not_on_hold() {
 }
 
 #[test]
+fn a_leg_without_remote_does_not_time_out_until_it_has_one() {
+    let mut r = Rig::with(Duration::from_secs(10));
+    let mut ringing = pcmu("10.0.0.2:5000");
+    ringing.remote = None;
+    r.open(B, ringing);
+    r.advance(Duration::from_secs(30));
+    assert!(
+        r.events().is_empty(),
+        "an agent's phone ringing is not silent media"
+    );
+    r.cmd(Command::Update {
+        leg: B,
+        media: pcmu("10.0.0.2:5000"),
+    });
+    r.advance(Duration::from_secs(9));
+    assert!(r.events().is_empty());
+    r.advance(Duration::from_secs(2));
+    assert!(matches!(
+        r.events()[..],
+        [Event::Timeout {
+            leg: B,
+            silent_secs: 10
+        }]
+    ));
+}
+
+#[test]
+fn rtcp_follows_the_latched_rtp_source_behind_nat() {
+    let mut r = Rig::new();
+    r.open(A, media("192.168.1.10:4000", true, Encoding::Pcmu, 0, None));
+    r.send(A, "203.0.113.5:31000", &rtp(0, 1, 0, 9, &[1; 160]));
+    let (_, reports) = r.advance(Duration::from_secs(8));
+    assert_eq!(reports[0].0.to, addr("203.0.113.5:31001"));
+    let got = rtcp::parse(&reports[0].1).unwrap();
+    assert_eq!(got.sender, None, "nothing sent to A: an RR");
+    assert_eq!(got.block.map(|b| (b.ssrc, b.highest_seq)), Some((9, 1)));
+}
+
+#[test]
 fn release_forgets_the_leg_and_its_port_can_be_reused() {
     let mut r = Rig::new();
     r.pair();
