@@ -818,6 +818,25 @@ fn connect_moves_a_leg_from_its_old_peer() {
     assert_eq!(out.leg, B);
 }
 
+#[test]
+fn sender_reports_carry_the_wall_clock_the_io_layer_gave() {
+    let mut r = Rig::new();
+    r.pair();
+    let unix = Duration::from_secs(1_700_000_000);
+    r.shard.set_wallclock(r.now, unix);
+    r.send(A, "10.0.0.1:4000", &rtp(0, 1, 0, 1, &[0; 160]));
+    let (_, reports) = r.advance(Duration::from_secs(8));
+    let (t, bytes) = reports.iter().find(|(t, _)| t.leg == B).unwrap();
+    let sr = rtcp::parse(bytes).unwrap().sender.unwrap();
+    let secs = sr.ntp >> 32;
+    let elapsed = (r.now - r.shard.epoch).as_secs();
+    assert!(
+        secs >= NTP_UNIX_OFFSET + 1_700_000_001
+            && secs <= NTP_UNIX_OFFSET + 1_700_000_000 + elapsed
+    );
+    assert_eq!(t.to, addr("10.0.0.2:5001"));
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     /// `n` packets from the sender behind A (or C), 20 ms apart.
@@ -923,6 +942,24 @@ proptest! {
             prop_assert_eq!(w[1].seq, w[0].seq.wrapping_add(1), "{:?}", w);
             prop_assert!(w[1].ts.wrapping_sub(w[0].ts) as i32 >= 0, "{:?}", w);
             prop_assert_eq!(w[1].ssrc, w[0].ssrc);
+        }
+    }
+
+    #[test]
+    fn arbitrary_datagrams_never_panic(
+        packets in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..80)), 1..50),
+    ) {
+        let mut r = Rig::new();
+        r.pair();
+        r.cmd(Command::Play { leg: B, playlist: playlist(vec![prompt(10, 1)], false) });
+        for (rtcp, mut p) in packets {
+            if p.len() > 1 && !rtcp {
+                p[0] = 0x80 | (p[0] & 0x3f);
+            }
+            let len = p.len();
+            let _ = r.shard.handle_packet(r.now, A, rtcp, addr("10.0.0.1:4000"), &mut p, len);
+            let _ = rtcp::parse(&p);
+            r.advance(Duration::from_millis(300));
         }
     }
 
