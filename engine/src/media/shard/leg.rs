@@ -283,14 +283,16 @@ impl Leg {
         }
     }
 
-    /// Where its RTCP goes.
+    /// Where its RTCP goes: when latching, the latched RTCP source, else the port after the
+    /// latched RTP source (the SDP address may be a private one behind NAT); otherwise the
+    /// SDP port + 1.
     pub(crate) fn rtcp_dest(&self) -> Option<SocketAddr> {
         if self.media.latch {
             if let Some(a) = self.rtcp_latched {
                 return Some(a);
             }
         }
-        let mut a = self.media.remote?;
+        let mut a = self.rtp_dest()?;
         a.set_port(a.port().checked_add(1)?);
         Some(a)
     }

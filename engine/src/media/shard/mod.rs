@@ -6,7 +6,7 @@
 //!
 //! What it owns: source acceptance (latching, SDP address checks), the relay with payload
 //! type mapping, PCMU⇄PCMA transcoding and SSRC/sequence/timestamp continuity toward each
-//! leg ([`leg::Out`]), playlists on one shard-wide 20 ms tick, RTCP termination per leg,
+//! leg (`leg::Out`), playlists on one shard-wide 20 ms tick, RTCP termination per leg,
 //! DTMF detection and the media timeout (checked in a once-a-second sweep, not per packet).
 //! It does not own sockets, clocks or randomness (seeds come from [`ShardConfig`]).
 //!
@@ -137,9 +137,11 @@ pub struct Shard {
     epoch: Instant,
     /// NTP time at `epoch`.
     ntp_epoch: u64,
-    playing: usize,
+    /// The legs playing a playlist (the tick visits only these).
+    playing: Vec<MediaLeg>,
     next_tick: Option<Instant>,
-    /// The tick whose frames `poll_transmit` is producing, and the next slot to look at.
+    /// The tick whose frames `poll_transmit` is producing, and the next index into
+    /// `playing` to serve.
     tick: Option<(Instant, usize)>,
     next_sweep: Instant,
     /// Legs whose RTCP report is due, and the sweep time they were found at.
@@ -150,7 +152,9 @@ pub struct Shard {
 
 impl Shard {
     /// An empty shard.
-    pub fn new(cfg: ShardConfig, now: Instant) -> Shard {
+    pub fn new(mut cfg: ShardConfig, now: Instant) -> Shard {
+        // Bounded so that scheduling arithmetic cannot overflow.
+        cfg.rtcp_interval = cfg.rtcp_interval.min(Duration::from_secs(3600));
         Shard {
             rng: Rng(cfg.seed),
             cfg,
@@ -163,7 +167,7 @@ impl Shard {
             // Without a wall clock from the io layer, NTP time counts from the Unix epoch at
             // `now`: LSR/DLSR round trips stay right, only the absolute time is off.
             ntp_epoch: NTP_UNIX_OFFSET << 32,
-            playing: 0,
+            playing: Vec::new(),
             next_tick: None,
             tick: None,
             next_sweep: now + SWEEP,
@@ -262,7 +266,7 @@ impl Shard {
                 };
                 let was_playing = l.player.replace(Player::new(playlist)).is_some();
                 if !was_playing {
-                    self.playing += 1;
+                    self.playing.push(leg);
                     if self.next_tick.is_none() {
                         self.next_tick = Some(self.next_tick_after(now));
                     }
@@ -337,11 +341,18 @@ impl Shard {
     fn stop_play(&mut self, leg: MediaLeg) {
         if let Some(l) = self.leg_mut(leg) {
             if l.player.take().is_some() {
-                self.playing -= 1;
-                if self.playing == 0 {
-                    self.next_tick = None;
+                if let Some(i) = self.playing.iter().position(|&p| p == leg) {
+                    self.remove_playing(i);
                 }
             }
+        }
+    }
+
+    fn remove_playing(&mut self, i: usize) {
+        self.playing.swap_remove(i);
+        if self.playing.is_empty() {
+            self.next_tick = None;
+            self.tick = None;
         }
     }
 
@@ -553,7 +564,10 @@ impl Shard {
                     continue;
                 };
                 let silent = now.saturating_duration_since(l.last_activity);
-                if l.media.direction.remote_sends() && !l.timed_out && silent >= self.cfg.timeout {
+                // A leg whose remote is not known yet (an agent's phone still ringing) is
+                // not expected to send.
+                let expected = l.media.direction.remote_sends() && l.media.remote.is_some();
+                if expected && !l.timed_out && silent >= self.cfg.timeout {
                     l.timed_out = true;
                     self.events.push_back(Event::Timeout {
                         leg: l.id,
@@ -579,14 +593,20 @@ impl Shard {
 
     /// A packet the timers produced, written into `buf`.
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
-        while let Some((at, slot)) = self.tick {
-            if slot >= self.slots.len() {
+        while let Some((at, i)) = self.tick {
+            let Some(&leg) = self.playing.get(i) else {
                 self.tick = None;
                 break;
+            };
+            let (t, playing) = self.play_frame(at, leg, buf);
+            if playing {
+                self.tick = Some((at, i + 1));
+            } else {
+                // The last leg takes its place, still to be served at this tick.
+                self.remove_playing(i);
             }
-            self.tick = Some((at, slot + 1));
-            if let Some(t) = self.play_frame(at, slot, buf) {
-                return Some(t);
+            if t.is_some() {
+                return t;
             }
         }
         while let Some(id) = self.rtcp_due.pop_front() {
@@ -597,10 +617,20 @@ impl Shard {
         None
     }
 
-    /// The frame of the leg in `slot` for the tick at `at`, if it plays and can be sent.
-    fn play_frame(&mut self, at: Instant, slot: usize, buf: &mut [u8]) -> Option<Transmit> {
-        let l = self.slots[slot].as_mut()?;
-        l.player.as_ref()?;
+    /// The frame of `leg` for the tick at `at`, if it can be sent, and whether the leg still
+    /// plays after it.
+    fn play_frame(
+        &mut self,
+        at: Instant,
+        leg: MediaLeg,
+        buf: &mut [u8],
+    ) -> (Option<Transmit>, bool) {
+        let Some(slot) = self.slot_of(leg) else {
+            return (None, false);
+        };
+        let Some(l) = self.slots[slot].as_mut().filter(|l| l.player.is_some()) else {
+            return (None, false);
+        };
         let law = match l.media.encoding {
             Encoding::Pcmu => Some(Law::Ulaw),
             Encoding::Pcma => Some(Law::Alaw),
@@ -608,7 +638,9 @@ impl Shard {
         };
         let dest = l.rtp_dest().filter(|_| l.media.direction.remote_receives());
         let sendable = law.is_some() && dest.is_some() && buf.len() >= RTP_HEADER + FRAME_SAMPLES;
-        let player = l.player.as_mut()?;
+        let Some(player) = l.player.as_mut() else {
+            return (None, false);
+        };
         let done = if sendable {
             player.fill(
                 &mut buf[RTP_HEADER..RTP_HEADER + FRAME_SAMPLES],
@@ -621,13 +653,11 @@ impl Shard {
         };
         if done {
             l.player = None;
-            self.playing -= 1;
-            if self.playing == 0 {
-                self.next_tick = None;
-            }
             self.events.push_back(Event::PlayDone { leg: l.id });
         }
-        let dest = dest.filter(|_| sendable)?;
+        let Some(dest) = dest.filter(|_| sendable) else {
+            return (None, !done);
+        };
         let (seq, ts, marker) = l.out.play(at, l.rate, FRAME_SAMPLES);
         buf[0] = 0x80;
         buf[1] = (u8::from(marker) << 7) | l.media.pt;
@@ -635,12 +665,13 @@ impl Shard {
         buf[4..8].copy_from_slice(&ts.to_be_bytes());
         buf[8..12].copy_from_slice(&l.out.ssrc.to_be_bytes());
         self.stats.played += 1;
-        Some(Transmit {
+        let t = Transmit {
             leg: l.id,
             rtcp: false,
             to: dest,
             len: RTP_HEADER + FRAME_SAMPLES,
-        })
+        };
+        (Some(t), !done)
     }
 
     /// The RTCP report of `id`, written into `buf`.

@@ -737,6 +737,45 @@ fn media_timeout_fires_once_and_not_on_hold() {
 }
 
 #[test]
+fn a_leg_without_remote_does_not_time_out_until_it_has_one() {
+    let mut r = Rig::with(Duration::from_secs(10));
+    let mut ringing = pcmu("10.0.0.2:5000");
+    ringing.remote = None;
+    r.open(B, ringing);
+    r.advance(Duration::from_secs(30));
+    assert!(
+        r.events().is_empty(),
+        "an agent's phone ringing is not silent media"
+    );
+    r.cmd(Command::Update {
+        leg: B,
+        media: pcmu("10.0.0.2:5000"),
+    });
+    r.advance(Duration::from_secs(9));
+    assert!(r.events().is_empty());
+    r.advance(Duration::from_secs(2));
+    assert!(matches!(
+        r.events()[..],
+        [Event::Timeout {
+            leg: B,
+            silent_secs: 10
+        }]
+    ));
+}
+
+#[test]
+fn rtcp_follows_the_latched_rtp_source_behind_nat() {
+    let mut r = Rig::new();
+    r.open(A, media("192.168.1.10:4000", true, Encoding::Pcmu, 0, None));
+    r.send(A, "203.0.113.5:31000", &rtp(0, 1, 0, 9, &[1; 160]));
+    let (_, reports) = r.advance(Duration::from_secs(8));
+    assert_eq!(reports[0].0.to, addr("203.0.113.5:31001"));
+    let got = rtcp::parse(&reports[0].1).unwrap();
+    assert_eq!(got.sender, None, "nothing sent to A: an RR");
+    assert_eq!(got.block.map(|b| (b.ssrc, b.highest_seq)), Some((9, 1)));
+}
+
+#[test]
 fn release_forgets_the_leg_and_its_port_can_be_reused() {
     let mut r = Rig::new();
     r.pair();
@@ -777,6 +816,25 @@ fn connect_moves_a_leg_from_its_old_peer() {
         .send(C, "10.0.0.3:6000", &rtp(0, 1, 0, 3, &[0; 160]))
         .unwrap();
     assert_eq!(out.leg, B);
+}
+
+#[test]
+fn sender_reports_carry_the_wall_clock_the_io_layer_gave() {
+    let mut r = Rig::new();
+    r.pair();
+    let unix = Duration::from_secs(1_700_000_000);
+    r.shard.set_wallclock(r.now, unix);
+    r.send(A, "10.0.0.1:4000", &rtp(0, 1, 0, 1, &[0; 160]));
+    let (_, reports) = r.advance(Duration::from_secs(8));
+    let (t, bytes) = reports.iter().find(|(t, _)| t.leg == B).unwrap();
+    let sr = rtcp::parse(bytes).unwrap().sender.unwrap();
+    let secs = sr.ntp >> 32;
+    let elapsed = (r.now - r.shard.epoch).as_secs();
+    assert!(
+        secs >= NTP_UNIX_OFFSET + 1_700_000_001
+            && secs <= NTP_UNIX_OFFSET + 1_700_000_000 + elapsed
+    );
+    assert_eq!(t.to, addr("10.0.0.2:5001"));
 }
 
 #[derive(Debug, Clone)]
@@ -884,6 +942,24 @@ proptest! {
             prop_assert_eq!(w[1].seq, w[0].seq.wrapping_add(1), "{:?}", w);
             prop_assert!(w[1].ts.wrapping_sub(w[0].ts) as i32 >= 0, "{:?}", w);
             prop_assert_eq!(w[1].ssrc, w[0].ssrc);
+        }
+    }
+
+    #[test]
+    fn arbitrary_datagrams_never_panic(
+        packets in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..80)), 1..50),
+    ) {
+        let mut r = Rig::new();
+        r.pair();
+        r.cmd(Command::Play { leg: B, playlist: playlist(vec![prompt(10, 1)], false) });
+        for (rtcp, mut p) in packets {
+            if p.len() > 1 && !rtcp {
+                p[0] = 0x80 | (p[0] & 0x3f);
+            }
+            let len = p.len();
+            let _ = r.shard.handle_packet(r.now, A, rtcp, addr("10.0.0.1:4000"), &mut p, len);
+            let _ = rtcp::parse(&p);
+            r.advance(Duration::from_millis(300));
         }
     }
 
