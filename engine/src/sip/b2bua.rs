@@ -614,6 +614,7 @@ impl CallFlow {
         let leg = LegId(self.next_leg);
         self.next_leg += 1;
         let Some(call) = self.calls.get_mut(&txn) else {
+            self.cfg.pool.release(port);
             return;
         };
         call.ringing.push((leg, agent));
