@@ -177,7 +177,7 @@ fn number_words(n: u32, out: &mut Vec<String>) {
         0..=20 => out.push(format!("n{n}")),
         21..=99 => {
             out.push(format!("n{}", n / 10 * 10));
-            if n % 10 != 0 {
+            if !n.is_multiple_of(10) {
                 out.push(format!("n{}", n % 10));
             }
         }
