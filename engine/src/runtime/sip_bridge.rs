@@ -19,7 +19,7 @@ use crate::router::{Arrival, EndReason, Output};
 use crate::runtime::presence::{Presence, Source};
 use crate::runtime::router_task::{Command, RouterHandle};
 use crate::runtime::sip_io::SipCommand;
-use crate::sip::b2bua::{Action, AgentTarget, CallFlow, CallFlowConfig, Called};
+use crate::sip::b2bua::{Action, AgentTarget, CallFlow, CallFlowConfig, Called, QueueAudio};
 use crate::sip::endpoint::EndpointEvent;
 use crate::sip::header::parse_uri;
 use crate::sip::registrar::{Binding, RegistrarEvent};
@@ -93,6 +93,10 @@ fn agent_target(
         aor: format!("sip:{}@{host}", a.extension),
         codecs: a.profile.voice.allowed_codecs.clone(),
         webrtc: a.profile.typology == crate::model::Typology::Webrtc,
+        nat: matches!(
+            a.profile.voice.nat,
+            crate::model::Nat::Yes | crate::model::Nat::Comedia | crate::model::Nat::ForceRport
+        ),
     })
 }
 
@@ -181,23 +185,31 @@ async fn on_event(
         } => {
             let target = match called.as_deref().and_then(|c| resolve_called(admin, c)) {
                 None => Called::Unknown,
-                Some(CalledTarget::Queue(q)) => match admin.queue(q) {
-                    Ok(queue) if queue.settings.early_media => Called::QueueEarlyMedia(q),
-                    _ => Called::Queue(q),
-                },
+                Some(CalledTarget::Queue(q)) => {
+                    // TODO(media-prompts): read welcome_prompt, hold_audio, announce_position
+                    // and announce_interval_seconds from the queue's settings.
+                    let audio = QueueAudio::default();
+                    match admin.queue(q) {
+                        Ok(queue) if queue.settings.early_media => {
+                            Called::QueueEarlyMedia(q, audio)
+                        }
+                        _ => Called::Queue(q, audio),
+                    }
+                }
                 Some(CalledTarget::Agent(a)) => Called::Agent {
                     agent: a,
                     voicemail: voicemail_contact(admin, a, voicemail),
                 },
             };
             let caller = caller.as_deref().unwrap_or("anonymous");
-            calls.handle_invite(txn, target, caller, &body);
+            calls.handle_invite(std::time::Instant::now(), txn, target, caller, &body);
         }
         EndpointEvent::Confirmed(txn) => calls.handle_confirmed(txn),
         EndpointEvent::Bye(txn) | EndpointEvent::Cancelled(txn) => calls.handle_caller_gone(txn),
         EndpointEvent::NoAck(txn) => calls.handle_no_ack(txn),
         EndpointEvent::LegRinging(_) => {}
-        EndpointEvent::LegAnswered { leg, .. } => calls.handle_leg_answered(leg),
+        EndpointEvent::LegAnswered { leg, body } => calls.handle_leg_answered(leg, &body),
+        EndpointEvent::ReInvite { txn, side, body } => calls.handle_reinvite(txn, side, &body),
         EndpointEvent::LegFailed { leg, code } => {
             tracing::debug!(leg = leg.0, code, "agent leg failed");
             calls.handle_leg_failed(leg)
