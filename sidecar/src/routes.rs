@@ -133,6 +133,7 @@ pub enum Op {
     GetQueueStats,
     ListAgentStates,
     GetAgentState,
+    GetMediaStats,
 }
 
 /// One served route.
@@ -433,6 +434,7 @@ pub static ROUTES: &[Route] = &[
     route!(Get "/queues/{id}/stats" GetQueueStats "stats" "Live statistics of one queue (fresh: reflects every command the router received before this request)", Empty => 200 Json("QueueStats")),
     route!(Get "/stats/agents" ListAgentStates "stats" "Live state and counters of every agent (fresh: reflects every command the router received before this request)", Empty => 200 Json("AgentStateList")),
     route!(Get "/agents/{id}/state" GetAgentState "stats" "Live state and counters of one agent (fresh: reflects every command the router received before this request)", Empty => 200 Json("AgentState")),
+    route!(Get "/stats/media" GetMediaStats "stats" "Media plane figures: RTP/RTCP port pairs in the pool and free, legs with open sockets, calls carried", Empty => 200 Json("MediaStats")),
 ];
 
 #[cfg(test)]
