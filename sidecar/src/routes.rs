@@ -145,6 +145,7 @@ pub enum Op {
     GetPrompt,
     PutPrompt,
     DeletePrompt,
+    GetMediaStats,
 }
 
 /// One served route.
@@ -451,6 +452,7 @@ pub static ROUTES: &[Route] = &[
     route!(Put "/prompts/{name}" PutPrompt "prompts" "Upload a prompt: a WAV file, 8000 Hz mono, 16-bit PCM or G.711 µ-law/A-law, at most 10 minutes; name [a-z0-9_]{1,40}. 201 for a new name, 200 when it replaces an upload or a built-in", Audio => 201 Json("PromptInfo")),
     route!(Delete "/prompts/{name}" DeletePrompt "prompts" "Delete an uploaded prompt; a built-in name plays the built-in again", Empty => 204 Empty),
     route!(Get "/agents/{id}/state" GetAgentState "stats" "Live state and counters of one agent (fresh: reflects every command the router received before this request)", Empty => 200 Json("AgentState")),
+    route!(Get "/stats/media" GetMediaStats "stats" "Media plane figures: RTP/RTCP port pairs in the pool and free, legs with open sockets, calls carried", Empty => 200 Json("MediaStats")),
 ];
 
 #[cfg(test)]

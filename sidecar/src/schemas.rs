@@ -327,6 +327,10 @@ pub(crate) fn components() -> Value {
             Use::Response,
         ),
     );
+    add(
+        "MediaStats",
+        schema(&crate::stats::example_media_stats(), Use::Response),
+    );
     let agent_state = crate::stats::example_agent_state();
     let agent_state_schema = schema(&agent_state, Use::Response).pipe(optional_pause_reason);
     add("AgentState", agent_state_schema.clone());
