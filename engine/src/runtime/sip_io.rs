@@ -11,7 +11,7 @@ use crate::sip::build::build_response;
 use crate::sip::endpoint::{
     Endpoint, EndpointConfig, EndpointEvent, LegId, OutgoingInvite, Transport, TxnId,
 };
-use crate::sip::parse::{parse, HeaderName};
+use crate::sip::parse::{frame_len, parse, parse_head, HeaderName, ParseError, MAX_MESSAGE};
 use crate::sip::registrar::Directory;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -454,6 +454,22 @@ fn overload_503(data: &[u8], retry_after: &str) -> Option<Vec<u8>> {
     ))
 }
 
+/// The answer to a request on a stream whose framing failed: `413` when its Content-Length
+/// is over [`MAX_MESSAGE`], `400` when it is not a number. Nothing for responses, or when the
+/// header block itself cannot be read.
+fn unframeable_response(buf: &[u8], e: ParseError) -> Option<Vec<u8>> {
+    let (code, reason) = match e {
+        ParseError::BodyTooLarge => (413, "Request Entity Too Large"),
+        ParseError::BadFraming => (400, "Bad Request (Content-Length is not a number)"),
+        _ => return None,
+    };
+    let m = parse_head(buf).ok()?;
+    if !m.is_request() || m.header(HeaderName::Via).is_none() {
+        return None;
+    }
+    Some(build_response(&m, code, reason, None, &[], b""))
+}
+
 /// Serves one TCP connection: frames what it reads for the endpoint, writes what the endpoint
 /// sends to `peer`. `writer` is the queue the endpoint already writes to when acd opened the
 /// connection itself; for an accepted connection a new one is announced with `TcpOpen`.
@@ -496,7 +512,7 @@ async fn tcp_conn(
         };
         buf.extend_from_slice(&chunk[..n]);
         loop {
-            match crate::sip::parse::frame_len(&buf) {
+            match frame_len(&buf) {
                 Ok(len) => {
                     let msg: Vec<u8> = buf.drain(..len).collect();
                     match in_tx.try_send(Inbound::Stream(peer, msg)) {
@@ -512,13 +528,23 @@ async fn tcp_conn(
                         Err(_) => break 'conn,
                     }
                 }
-                Err(crate::sip::parse::ParseError::Incomplete) => break,
-                Err(crate::sip::parse::ParseError::Empty) => {
+                Err(ParseError::Incomplete) if buf.len() < MAX_MESSAGE => break,
+                // The parser never waits past the cap; should it, the buffer still stops here.
+                Err(ParseError::Incomplete) => break 'conn,
+                Err(ParseError::Empty) => {
                     buf.clear();
                     break;
                 }
-                // A stream that cannot be framed cannot be resynchronised: close it.
-                Err(_) => break 'conn,
+                // A stream that cannot be framed cannot be resynchronised: answer what can be
+                // answered from the headers (RFC 3261 §18.3, §21.4.11), then close without
+                // reading the rest.
+                Err(e) => {
+                    if let Some(resp) = unframeable_response(&buf, e) {
+                        let _ = w_tx.send(resp).await;
+                    }
+                    tracing::debug!(peer = %peer, error = %e, "SIP TCP stream cannot be framed: closing it");
+                    break 'conn;
+                }
             }
         }
     }
