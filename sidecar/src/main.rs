@@ -180,6 +180,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
                 bind: config.sip.listen,
                 tcp: config.sip.tcp,
                 advertise: config.sip.advertise,
+                digest_algorithms: config.sip.digest_algorithms.0.clone(),
                 ..SipConfig::default()
             },
             admin.clone(),

@@ -2,7 +2,7 @@
 //! the real `acd` binary over real sockets: raw SIP bytes written from Rust over TCP and UDP,
 //! SIPp where a full call is needed, HTTP for the toolbar. One attack per test.
 
-use acd_tests::{expect_problem, json_body, Acd};
+use acd_tests::{json_body, Acd};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -10,13 +10,6 @@ use std::time::Duration;
 
 /// How long a test waits for an answer that must come (a failure, not a timing assertion).
 const WAIT: Duration = Duration::from_secs(10);
-
-/// One UDP request/response exchange from a fresh socket; `None` when nothing came back.
-fn udp_exchange(sip: SocketAddr, msg: &str) -> Option<String> {
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(WAIT)).unwrap();
-    udp_exchange_on(&sock, sip, msg)
-}
 
 fn udp_exchange_on(sock: &UdpSocket, sip: SocketAddr, msg: &str) -> Option<String> {
     sock.send_to(msg.as_bytes(), sip).unwrap();
@@ -166,4 +159,303 @@ fn tcp_stream_behind_a_huge_content_length_does_not_grow_acd() {
         "RSS grew from {rss_before} KiB to {rss_after} KiB"
     );
     assert_answers_options(sip, "after-h1b");
+}
+
+// ----- H2: digest nonces, nonce counts, qop, uri --------------------------------------------
+
+/// Creates a SIP-phone agent; returns (extension, generated SIP password).
+fn sip_agent(acd: &Acd, username: &str) -> (String, String) {
+    let response = acd.post(
+        "/api/v1/agents",
+        &json!({"username": username, "first_name": "Sip", "last_name": "Phone",
+                "typology": "sip_phone"}),
+    );
+    assert_eq!(response.status(), 201);
+    let body = json_body(response);
+    (
+        body["extension"].as_str().unwrap().to_owned(),
+        body["sip_password"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// A REGISTER for `ext` from `local` with `contact_port`, optionally with an Authorization.
+fn register(
+    sip: SocketAddr,
+    local: SocketAddr,
+    ext: &str,
+    contact_port: u16,
+    call_id: &str,
+    cseq: u32,
+    auth: Option<&str>,
+) -> String {
+    let auth = auth
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    format!(
+        "REGISTER sip:{sip} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {local};branch=z9hG4bK-{call_id}-{cseq}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:{ext}@{ip}>;tag=r{cseq}\r\n\
+         To: <sip:{ext}@{ip}>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: {cseq} REGISTER\r\n\
+         Contact: <sip:{ext}@127.0.0.1:{contact_port}>\r\n\
+         Expires: 600\r\n\
+         {auth}Content-Length: 0\r\n\r\n",
+        ip = sip.ip()
+    )
+}
+
+/// The WWW-Authenticate values of a response, in order.
+fn challenges(resp: &str) -> Vec<String> {
+    resp.lines()
+        .filter_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case("WWW-Authenticate")
+                .then(|| value.trim().to_owned())
+        })
+        .collect()
+}
+
+fn nonce_in(challenge: &str) -> String {
+    let i = challenge.find("nonce=\"").expect("a nonce") + 7;
+    challenge[i..i + challenge[i..].find('"').unwrap()].to_owned()
+}
+
+/// How the Authorization header is built (each knob is one of the attacks).
+struct Creds<'a> {
+    ext: &'a str,
+    password: &'a str,
+    nonce: &'a str,
+    uri: String,
+    /// `Some(nc)`: `qop=auth, nc=…`; `None`: the RFC 2069 form without qop.
+    nc: Option<&'a str>,
+}
+
+fn authorization(c: &Creds<'_>) -> String {
+    use acd_engine::sip::digest::{client_response, Algorithm};
+    let qop = c.nc.map(|nc| (nc, "0a4f113b"));
+    let response = client_response(
+        Algorithm::Md5,
+        c.ext,
+        "acd",
+        c.password,
+        "REGISTER",
+        &c.uri,
+        c.nonce,
+        qop,
+    );
+    let mut a = format!(
+        "Digest username=\"{}\", realm=\"acd\", nonce=\"{}\", uri=\"{}\", response=\"{response}\", algorithm=MD5",
+        c.ext, c.nonce, c.uri
+    );
+    if let Some(nc) = c.nc {
+        a += &format!(", qop=auth, nc={nc}, cnonce=\"0a4f113b\"");
+    }
+    a
+}
+
+/// A socket, and the nonce of a first, unauthenticated REGISTER from it.
+fn challenged(sip: SocketAddr, ext: &str, call_id: &str) -> (UdpSocket, String) {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(WAIT)).unwrap();
+    let local = sock.local_addr().unwrap();
+    let resp = udp_exchange_on(
+        &sock,
+        sip,
+        &register(sip, local, ext, 5999, call_id, 1, None),
+    )
+    .expect("a challenge");
+    assert_eq!(status_of(&resp), 401, "{resp}");
+    let ch = challenges(&resp);
+    (sock, nonce_in(&ch[0]))
+}
+
+/// Sends the second REGISTER of a challenge/answer pair and returns the status.
+fn answer(sip: SocketAddr, sock: &UdpSocket, ext: &str, call_id: &str, auth: &str) -> u16 {
+    answer_cseq(sip, sock, ext, call_id, 2, auth)
+}
+
+/// Sends an authenticated REGISTER with this CSeq (a new transaction: a new branch, so it is
+/// not absorbed as a retransmission) and returns the status.
+fn answer_cseq(
+    sip: SocketAddr,
+    sock: &UdpSocket,
+    ext: &str,
+    call_id: &str,
+    cseq: u32,
+    auth: &str,
+) -> u16 {
+    let local = sock.local_addr().unwrap();
+    let req = register(sip, local, ext, 5999, call_id, cseq, Some(auth));
+    let resp = udp_exchange_on(sock, sip, &req).expect("an answer");
+    status_of(&resp)
+}
+
+/// The control: a correct answer registers (so the refusals below are about the attack).
+#[test]
+fn a_correct_qop_auth_answer_registers_over_udp() {
+    let acd = Acd::start();
+    let sip = acd.sip.unwrap();
+    let (ext, password) = sip_agent(&acd, "h2ok");
+    let (sock, nonce) = challenged(sip, &ext, "h2-ok");
+    let auth = authorization(&Creds {
+        ext: &ext,
+        password: &password,
+        nonce: &nonce,
+        uri: format!("sip:{sip}"),
+        nc: Some("00000001"),
+    });
+    assert_eq!(answer(sip, &sock, &ext, "h2-ok", &auth), 200);
+}
+
+/// Every acd used the seed 0x5eed, so a nonce issued by one process was accepted by another.
+#[test]
+fn a_nonce_from_another_acd_process_is_refused() {
+    let issuer = Acd::start();
+    let target = Acd::start();
+    let (issuer_ext, _) = sip_agent(&issuer, "h2a");
+    let (ext, password) = sip_agent(&target, "h2b");
+    let (_, foreign_nonce) = challenged(issuer.sip.unwrap(), &issuer_ext, "h2-foreign-1");
+    let sip = target.sip.unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(WAIT)).unwrap();
+    let auth = authorization(&Creds {
+        ext: &ext,
+        password: &password,
+        nonce: &foreign_nonce,
+        uri: format!("sip:{sip}"),
+        nc: Some("00000001"),
+    });
+    assert_eq!(answer(sip, &sock, &ext, "h2-foreign-2", &auth), 401);
+}
+
+/// An exact Authorization header replayed from another socket, with another Contact, must not
+/// add a binding (calls went to the newest binding: the attacker's).
+#[test]
+fn a_replayed_authorization_with_the_same_nonce_count_is_refused() {
+    let acd = Acd::start();
+    let sip = acd.sip.unwrap();
+    let (ext, password) = sip_agent(&acd, "h2replay");
+    let (sock, nonce) = challenged(sip, &ext, "h2-replay");
+    let auth = authorization(&Creds {
+        ext: &ext,
+        password: &password,
+        nonce: &nonce,
+        uri: format!("sip:{sip}"),
+        nc: Some("00000001"),
+    });
+    assert_eq!(answer(sip, &sock, &ext, "h2-replay", &auth), 200);
+
+    let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
+    attacker.set_read_timeout(Some(WAIT)).unwrap();
+    let local = attacker.local_addr().unwrap();
+    let replay = register(sip, local, &ext, 6666, "h2-replay-attacker", 2, Some(&auth));
+    let resp = udp_exchange_on(&attacker, sip, &replay).expect("an answer");
+    assert_eq!(status_of(&resp), 401, "{resp}");
+    assert!(
+        !resp.contains(":6666"),
+        "the attacker's contact was bound: {resp}"
+    );
+    // The same header in a new transaction from the legitimate socket is a replay too.
+    assert_eq!(answer_cseq(sip, &sock, &ext, "h2-replay", 3, &auth), 401);
+    // The client's next count is fine.
+    let next = authorization(&Creds {
+        ext: &ext,
+        password: &password,
+        nonce: &nonce,
+        uri: format!("sip:{sip}"),
+        nc: Some("00000002"),
+    });
+    assert_eq!(answer_cseq(sip, &sock, &ext, "h2-replay", 4, &next), 200);
+}
+
+/// RFC 2069 answers (no qop, nc, cnonce) replay as they are: they are challenged again.
+#[test]
+fn an_answer_without_qop_is_challenged_again() {
+    let acd = Acd::start();
+    let sip = acd.sip.unwrap();
+    let (ext, password) = sip_agent(&acd, "h2qop");
+    let (sock, nonce) = challenged(sip, &ext, "h2-qop");
+    let auth = authorization(&Creds {
+        ext: &ext,
+        password: &password,
+        nonce: &nonce,
+        uri: format!("sip:{sip}"),
+        nc: None,
+    });
+    assert_eq!(answer(sip, &sock, &ext, "h2-qop", &auth), 401);
+}
+
+/// A digest computed for another Request-URI is refused (400), not registered.
+#[test]
+fn a_digest_uri_that_is_not_the_request_uri_is_refused() {
+    let acd = Acd::start();
+    let sip = acd.sip.unwrap();
+    let (ext, password) = sip_agent(&acd, "h2uri");
+    let (sock, nonce) = challenged(sip, &ext, "h2-uri");
+    let auth = authorization(&Creds {
+        ext: &ext,
+        password: &password,
+        nonce: &nonce,
+        uri: "sip:elsewhere.example.com".into(),
+        nc: Some("00000001"),
+    });
+    assert_eq!(answer(sip, &sock, &ext, "h2-uri", &auth), 400);
+}
+
+// ----- sip.digest_algorithms ---------------------------------------------------------------
+
+fn challenge_algorithms(acd: &Acd, username: &str) -> Vec<String> {
+    let sip = acd.sip.unwrap();
+    let (ext, _) = sip_agent(acd, username);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(WAIT)).unwrap();
+    let local = sock.local_addr().unwrap();
+    let resp = udp_exchange_on(
+        &sock,
+        sip,
+        &register(sip, local, &ext, 5999, username, 1, None),
+    )
+    .expect("a challenge");
+    assert_eq!(status_of(&resp), 401, "{resp}");
+    challenges(&resp)
+        .iter()
+        .map(|c| {
+            let i = c.find("algorithm=").expect("an algorithm") + 10;
+            c[i..].split([',', ' ']).next().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn by_default_a_register_gets_exactly_one_md5_challenge() {
+    let acd = Acd::start();
+    assert_eq!(challenge_algorithms(&acd, "algdefault"), ["MD5"]);
+}
+
+#[test]
+fn configured_digest_algorithms_are_challenged_in_their_order() {
+    let acd = Acd::builder()
+        .arg("--sip-digest-algorithms")
+        .arg("SHA-256,MD5")
+        .start();
+    assert_eq!(challenge_algorithms(&acd, "algboth"), ["SHA-256", "MD5"]);
+}
+
+#[test]
+fn an_unknown_digest_algorithm_stops_the_start_naming_key_and_value() {
+    let Err(err) = Acd::builder()
+        .env("ACD_SIP_DIGEST_ALGORITHMS", "MD5,SHA-512")
+        .try_start()
+    else {
+        panic!("acd must refuse SHA-512");
+    };
+    assert!(
+        err.stderr.contains("sip.digest_algorithms"),
+        "{}",
+        err.stderr
+    );
+    assert!(err.stderr.contains("SHA-512"), "{}", err.stderr);
 }

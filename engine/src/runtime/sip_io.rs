@@ -1,5 +1,5 @@
-//! The SIP io layer: UDP and TCP sockets, the clock and the RNG seed around the sans-IO
-//! [`Endpoint`].
+//! The SIP io layer: UDP and TCP sockets, the clock and the RNG seed (from the OS) around
+//! the sans-IO [`Endpoint`].
 //!
 //! Owns the sockets, the bounded queues between them and the one task that owns the endpoint,
 //! and TCP connection reuse (one writer per peer address, used for requests and responses).
@@ -13,6 +13,7 @@ use crate::sip::endpoint::{
 };
 use crate::sip::parse::{frame_len, parse, parse_head, HeaderName, ParseError, MAX_MESSAGE};
 use crate::sip::registrar::Directory;
+use rand::RngCore;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,8 +36,14 @@ pub struct SipConfig {
     pub advertise: crate::config::Advertise,
     /// Depth of the bounded queue from the sockets to the endpoint task.
     pub queue_depth: usize,
-    /// Seed for tags and the nonce secret.
+    /// Seed for tags, branches and Call-IDs; drawn from the OS by default, so no two
+    /// processes share it (a constant seed let any acd accept another's nonces, issue 13 H2).
+    /// The nonce secret is drawn from the OS separately (256 bits) unless
+    /// `endpoint.registrar.nonce_secret` is set.
     pub seed: u64,
+    /// The digest algorithms the registrar challenges with, in order (`sip.digest_algorithms`;
+    /// sets `endpoint.registrar.challenge_algorithms`).
+    pub digest_algorithms: Vec<crate::sip::digest::Algorithm>,
     /// UDP socket receive/send buffer in bytes (the kernel caps it at rmem_max/wmem_max).
     /// SIPp sends in per-millisecond bursts; the 208 KiB default overflows at a few thousand
     /// messages per second (the same pitfall as Kamailio's, see shared/bench/kamailio).
@@ -52,7 +59,8 @@ impl Default for SipConfig {
             tcp: true,
             advertise: crate::config::Advertise::default(),
             queue_depth: 4096,
-            seed: 0x5eed,
+            seed: rand::rngs::OsRng.next_u64(),
+            digest_algorithms: vec![crate::sip::digest::Algorithm::Md5],
             socket_buffer: 4 << 20,
             endpoint: EndpointConfig::default(),
         }
@@ -253,6 +261,12 @@ pub async fn run_sip(
     let join = tokio::spawn(async move {
         let mut endpoint_cfg = cfg.endpoint.clone();
         endpoint_cfg.contact = contact;
+        endpoint_cfg.registrar.challenge_algorithms = cfg.digest_algorithms.clone();
+        endpoint_cfg.registrar.nonce_secret.get_or_insert_with(|| {
+            let mut secret = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut secret);
+            secret
+        });
         let mut ep = Endpoint::new(endpoint_cfg, cfg.seed, Instant::now());
         let mut writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
         let mut batch = Vec::with_capacity(64);
