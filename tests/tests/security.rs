@@ -2,7 +2,7 @@
 //! the real `acd` binary over real sockets: raw SIP bytes written from Rust over TCP and UDP,
 //! SIPp where a full call is needed, HTTP for the toolbar. One attack per test.
 
-use acd_tests::{json_body, Acd};
+use acd_tests::{expect_problem, json_body, Acd};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -458,4 +458,147 @@ fn an_unknown_digest_algorithm_stops_the_start_naming_key_and_value() {
         err.stderr
     );
     assert!(err.stderr.contains("SHA-512"), "{}", err.stderr);
+}
+
+// ----- H3: TOTP enrolment only while enrolling; wrong codes count toward lockout -----------
+
+const FIRST_PASSWORD: &str = "Initial-pass1";
+const PASSWORD: &str = "Second-pass22";
+
+fn toolbar(
+    acd: &Acd,
+    path: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> reqwest::blocking::Response {
+    let mut r = acd.toolbar_request(reqwest::Method::POST, path);
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    r.send().expect("engine API request")
+}
+
+fn toolbar_login(
+    acd: &Acd,
+    username: &str,
+    password: &str,
+    totp: Option<&str>,
+) -> reqwest::blocking::Response {
+    let mut b = json!({"username": username, "password": password});
+    if let Some(code) = totp {
+        b["totp"] = json!(code);
+    }
+    toolbar(acd, "/api/v1/toolbar/login", None, Some(b))
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// An agent with TOTP on, enrolled and past the first password change; returns its secret,
+/// the active session's token and the time its confirmation code was made for.
+fn enrolled_agent(acd: &Acd, username: &str) -> (String, String, u64) {
+    use acd_engine::toolbar::totp::code_at;
+    let r = acd.post(
+        "/api/v1/agents",
+        &json!({"username": username, "first_name": "Ann", "last_name": "Agent",
+                "password": FIRST_PASSWORD, "mfa": {"totp": true}}),
+    );
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    let b = json_body(toolbar_login(acd, username, FIRST_PASSWORD, None));
+    assert_eq!(b["stage"], "totp_enrolment_required");
+    let token = b["token"].as_str().unwrap().to_owned();
+    let e = json_body(toolbar(
+        acd,
+        "/api/v1/toolbar/totp/enrol",
+        Some(&token),
+        None,
+    ));
+    let secret = e["secret"].as_str().unwrap().to_owned();
+    let now = unix_now();
+    let r = toolbar(
+        acd,
+        "/api/v1/toolbar/totp/confirm",
+        Some(&token),
+        Some(json!({"code": code_at(&secret, now).unwrap()})),
+    );
+    assert_eq!(json_body(r)["stage"], "password_change_required");
+    let r = toolbar(
+        acd,
+        "/api/v1/toolbar/password",
+        Some(&token),
+        Some(json!({"current_password": FIRST_PASSWORD, "new_password": PASSWORD})),
+    );
+    assert_eq!(r.status(), 200);
+    (secret, token, now)
+}
+
+/// One call from an active session turned the account back into "not enrolled"; the password
+/// alone then enrolled a new secret and took the account.
+#[test]
+fn totp_enrol_from_an_active_session_is_409_and_the_secret_stays() {
+    use acd_engine::toolbar::totp::code_at;
+    let acd = Acd::start();
+    let (secret, token, confirmed_at) = enrolled_agent(&acd, "h3enrol");
+    let p = expect_problem(
+        toolbar(&acd, "/api/v1/toolbar/totp/enrol", Some(&token), None),
+        409,
+    );
+    assert!(p.get("secret").is_none(), "{p}");
+    // Nor can a confirmation be replayed from it.
+    expect_problem(
+        toolbar(
+            &acd,
+            "/api/v1/toolbar/totp/confirm",
+            Some(&token),
+            Some(json!({"code": code_at(&secret, confirmed_at + 30).unwrap()})),
+        ),
+        409,
+    );
+    // The password alone still does not log in: the account is still enrolled.
+    let p = expect_problem(toolbar_login(&acd, "h3enrol", PASSWORD, None), 401);
+    assert_eq!(p["errors"][0]["field"], "totp", "{p}");
+    // And the original secret still works (the next step's code; the current one was used).
+    let code = code_at(&secret, confirmed_at + 30).unwrap();
+    let b = json_body(toolbar_login(&acd, "h3enrol", PASSWORD, Some(&code)));
+    assert_eq!(b["stage"], "active", "{b}");
+}
+
+/// With the right password, TOTP guesses were unlimited.
+#[test]
+fn wrong_totp_codes_count_toward_the_lockout_threshold() {
+    use acd_engine::toolbar::totp::code_at;
+    let acd = Acd::start();
+    let r = acd.patch("/api/v1/settings", &json!({"lockout_threshold": 3}));
+    assert_eq!(r.status(), 200);
+    let (secret, _, confirmed_at) = enrolled_agent(&acd, "h3lock");
+    // A code from an hour away is wrong now (and not a replay).
+    let wrong = code_at(&secret, unix_now() + 3600).unwrap();
+    expect_problem(toolbar_login(&acd, "h3lock", PASSWORD, Some(&wrong)), 401);
+    expect_problem(toolbar_login(&acd, "h3lock", PASSWORD, Some(&wrong)), 401);
+    expect_problem(toolbar_login(&acd, "h3lock", PASSWORD, Some(&wrong)), 423);
+    // Locked: even the right password and code are refused.
+    let code = code_at(&secret, confirmed_at + 30).unwrap();
+    expect_problem(toolbar_login(&acd, "h3lock", PASSWORD, Some(&code)), 423);
+}
+
+/// A right password followed by a wrong code does not reset the count either: password and
+/// code guesses add up.
+#[test]
+fn wrong_passwords_and_wrong_codes_add_up_to_the_lockout() {
+    use acd_engine::toolbar::totp::code_at;
+    let acd = Acd::start();
+    let r = acd.patch("/api/v1/settings", &json!({"lockout_threshold": 3}));
+    assert_eq!(r.status(), 200);
+    let (secret, _, _) = enrolled_agent(&acd, "h3mixed");
+    let wrong = code_at(&secret, unix_now() + 3600).unwrap();
+    expect_problem(toolbar_login(&acd, "h3mixed", "Wrong-pass1", None), 401);
+    expect_problem(toolbar_login(&acd, "h3mixed", PASSWORD, Some(&wrong)), 401);
+    expect_problem(toolbar_login(&acd, "h3mixed", "Wrong-pass1", None), 423);
 }
