@@ -602,3 +602,213 @@ fn wrong_passwords_and_wrong_codes_add_up_to_the_lockout() {
     expect_problem(toolbar_login(&acd, "h3mixed", PASSWORD, Some(&wrong)), 401);
     expect_problem(toolbar_login(&acd, "h3mixed", "Wrong-pass1", None), 423);
 }
+
+// ----- H4: an agent cannot hang up another agent's phone call -------------------------------
+
+fn scenario(name: &str) -> String {
+    format!("{}/../loadgen/sipp/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// SIPp on 127.0.0.1, every wait and the whole run bounded.
+fn sipp(args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new("sipp");
+    c.args([
+        "-i",
+        "127.0.0.1",
+        "-timeout",
+        "60s",
+        "-recv_timeout",
+        "30s",
+        "-nostdin",
+        "-m",
+        "1",
+    ])
+    .args(args)
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped());
+    c
+}
+
+/// A SIPp process killed on drop (a failed assertion must not leave it running).
+struct Sipp(Option<std::process::Child>);
+
+impl Sipp {
+    fn finish(mut self) -> std::process::Output {
+        self.0
+            .take()
+            .unwrap()
+            .wait_with_output()
+            .expect("sipp output")
+    }
+}
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn explain(what: &str, out: &std::process::Output) -> String {
+    format!(
+        "{what}: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Polls until `f` holds; panics after 20 s.
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !f() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Agent A answers a queue call on its SIP phone; agent B, logged in to the toolbar, asks to
+/// complete A's call. Before the fix acd hung it up; now B gets 404 and the call goes on until
+/// the caller hangs up.
+#[test]
+fn an_agent_cannot_complete_another_agents_phone_call() {
+    let acd = Acd::start();
+    let sip = acd.sip.unwrap();
+    let number = "4620000";
+    let r = acd.post(
+        "/api/v1/queues",
+        &json!({"name": "calls", "wrap_up_seconds": 0, "reject_delay_seconds": 0}),
+    );
+    assert_eq!(r.status(), 201);
+    let q = json_body(r)["id"].as_u64().unwrap();
+    let r = acd.post(
+        "/api/v1/numbers",
+        &json!({"number": number, "target": {"type": "queue", "queue": q}}),
+    );
+    assert_eq!(r.status(), 201);
+    let r = acd.post(
+        "/api/v1/agents",
+        &json!({"username": "h4a", "first_name": "A", "last_name": "Agent",
+                "typology": "sip_phone"}),
+    );
+    assert_eq!(r.status(), 201);
+    let a = json_body(r);
+    let (a_id, a_ext, a_pw) = (
+        a["id"].as_u64().unwrap(),
+        a["extension"].as_str().unwrap().to_owned(),
+        a["sip_password"].as_str().unwrap().to_owned(),
+    );
+    let r = acd.put(&format!("/api/v1/queues/{q}/members/{a_id}"), &json!({}));
+    assert!(r.status().is_success());
+    // Agent B: a toolbar session, not in the queue.
+    let r = acd.post(
+        "/api/v1/agents",
+        &json!({"username": "h4b", "first_name": "B", "last_name": "Agent",
+                "password": FIRST_PASSWORD}),
+    );
+    assert_eq!(r.status(), 201);
+    let b = json_body(toolbar_login(&acd, "h4b", FIRST_PASSWORD, None));
+    let b_token = b["token"].as_str().unwrap().to_owned();
+    let r = toolbar(
+        &acd,
+        "/api/v1/toolbar/password",
+        Some(&b_token),
+        Some(json!({"current_password": FIRST_PASSWORD, "new_password": PASSWORD})),
+    );
+    assert_eq!(r.status(), 200);
+
+    // A's phone answers and waits for the BYE; A registers it.
+    let phone_port = free_udp_port();
+    let phone = Sipp(Some(
+        sipp(&[
+            "-p",
+            &phone_port.to_string(),
+            "-sf",
+            &scenario("agent_answer.xml"),
+        ])
+        .spawn()
+        .expect("sipp runs"),
+    ));
+    let reg = sipp(&[
+        &sip.to_string(),
+        "-p",
+        &free_udp_port().to_string(),
+        "-sf",
+        &scenario("agent_register.xml"),
+        "-s",
+        &a_ext,
+        "-au",
+        &a_ext,
+        "-ap",
+        &a_pw,
+        "-key",
+        "contact_port",
+        &phone_port.to_string(),
+        "-key",
+        "contact_params",
+        "",
+    ])
+    .output()
+    .expect("sipp runs");
+    assert!(reg.status.success(), "{}", explain("registration", &reg));
+
+    // The caller talks for a while, then hangs up itself.
+    let caller = Sipp(Some(
+        sipp(&[
+            &sip.to_string(),
+            "-p",
+            &free_udp_port().to_string(),
+            "-sf",
+            &scenario("caller_talk.xml"),
+            "-s",
+            number,
+            "-d",
+            "5000",
+        ])
+        .spawn()
+        .expect("sipp runs"),
+    ));
+    let stats = || json_body(acd.get(&format!("/api/v1/queues/{q}/stats")));
+    wait_for("A answers the call", || stats()["answered"] == 1);
+
+    // acd numbers SIP calls from 2^40: the first call is this one.
+    let complete = format!("/api/v1/toolbar/interactions/{}/complete", 1u64 << 40);
+    expect_problem(toolbar(&acd, &complete, Some(&b_token), None), 404);
+    // Nor can B hang up by any other id near it.
+    expect_problem(
+        toolbar(
+            &acd,
+            &format!("/api/v1/toolbar/interactions/{}/complete", (1u64 << 40) + 1),
+            Some(&b_token),
+            None,
+        ),
+        404,
+    );
+
+    // The call is untouched: still answered, not completed, A still on it.
+    let s = stats();
+    assert_eq!(
+        (s["answered"].as_u64(), s["completed"].as_u64()),
+        (Some(1), Some(0)),
+        "{s}"
+    );
+    let state = json_body(acd.get(&format!("/api/v1/agents/{a_id}/state")));
+    assert_eq!(state["state"], "busy", "{state}");
+    // The caller hangs up on its own after its pause, and both sides see a normal end.
+    let out = caller.finish();
+    assert!(out.status.success(), "{}", explain("caller", &out));
+    let out = phone.finish();
+    assert!(out.status.success(), "{}", explain("agent A's phone", &out));
+}

@@ -565,12 +565,38 @@ impl Toolbar {
             .ok_or(ToolbarError::NotYours(id))
     }
 
+    /// Checks that the session's agent holds phone call `id`. The hub learns of an answer
+    /// from the router's output stream, a moment after the router: when it knows of no
+    /// holder yet, one router round trip and a short wait let it catch up.
+    fn held_call(&self, s: Session, id: InteractionId) -> Result<(), ToolbarError> {
+        match self.hub.holder(id) {
+            Some(a) if a == s.agent => return Ok(()),
+            Some(_) => return Err(ToolbarError::NotYours(id)),
+            None => {}
+        }
+        let _ = self.router.fresh_snapshot();
+        for _ in 0..50 {
+            match self.hub.holder(id) {
+                Some(a) if a == s.agent => return Ok(()),
+                Some(_) => return Err(ToolbarError::NotYours(id)),
+                None => std::thread::sleep(std::time::Duration::from_millis(10)),
+            }
+        }
+        Err(ToolbarError::NotYours(id))
+    }
+
     /// Completes an answered interaction; returns once its end is durable. The agent goes to
     /// wrap-up if configured.
-
+    ///
+    /// Only the agent holding the interaction may: for a chat or email the log says who; for a
+    /// phone call (which the log does not hold) the router's `Answered` output as the hub saw
+    /// it. Anyone else gets [`ToolbarError::NotYours`] and the call is untouched (any logged-in
+    /// agent could hang up anyone's call, issue 13 H4).
     pub fn handle_complete(&self, s: Session, id: InteractionId) -> Result<(), ToolbarError> {
         if id.0 >= crate::interactions::ID_BASE {
             self.held(s, id)?;
+        } else {
+            self.held_call(s, id)?;
         }
         self.router
             .call(Command::Completed(id))
