@@ -75,6 +75,7 @@ impl EngineConfig {
                 bind: config.sip.listen,
                 tcp: config.sip.tcp,
                 advertise: config.sip.advertise,
+                digest_algorithms: config.sip.digest_algorithms.0.clone(),
                 ..SipConfig::default()
             },
             voicemail: config.sip.voicemail.clone(),
