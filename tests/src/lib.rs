@@ -9,6 +9,8 @@
 //! target dir and profile as the running test. Every server gets port 0 and its own temp dir,
 //! so test binaries can run in parallel.
 
+pub mod voice;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
