@@ -154,6 +154,9 @@ pub struct SipStats {
     pub dropped_overload: AtomicU64,
     /// INVITEs answered 503 by a receiving task because the queue was full.
     pub rejected_overload: AtomicU64,
+    /// UDP responses not sent because their address had used up its amplification credit
+    /// (see [`UDP_AMPLIFICATION`]).
+    pub dropped_amplification: AtomicU64,
     /// TCP connections closed on accept because [`SipConfig::tcp_max_connections`] were open.
     pub tcp_refused: AtomicU64,
     /// TCP connections closed for sending no message in time or going idle.
@@ -328,6 +331,7 @@ pub async fn run_sip(
         });
         let mut ep = Endpoint::new(endpoint_cfg, cfg.seed, Instant::now());
         let mut writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
+        let mut ledger = UdpLedger::default();
         let mut batch = Vec::with_capacity(64);
         let mut commands = Vec::with_capacity(64);
         let mut commands_open = true;
@@ -349,6 +353,7 @@ pub async fn run_sip(
                         match item {
                             Inbound::Datagram(src, data) => {
                                 stats2.received.fetch_add(1, Ordering::Relaxed);
+                                ledger.handle_received(now, src, data.len());
                                 ep.handle_datagram(now, src, &data, &*directory);
                             }
                             Inbound::Stream(src, data) => {
@@ -389,7 +394,14 @@ pub async fn run_sip(
                 }
                 _ = shutdown.changed() => break,
             }
-            transmit(&mut ep, &udp, &mut writers, connect.as_ref(), &stats2);
+            transmit(
+                &mut ep,
+                &udp,
+                &mut writers,
+                &mut ledger,
+                connect.as_ref(),
+                &stats2,
+            );
             while let Some(e) = ep.poll_event() {
                 // Events of calls already accepted wait in the backlog when the bridge is
                 // behind (never dropped); a new INVITE is shed with 480 instead.
@@ -412,7 +424,14 @@ pub async fn run_sip(
                             &[],
                             b"",
                         );
-                        transmit(&mut ep, &udp, &mut writers, connect.as_ref(), &stats2);
+                        transmit(
+                            &mut ep,
+                            &udp,
+                            &mut writers,
+                            &mut ledger,
+                            connect.as_ref(),
+                            &stats2,
+                        );
                     }
                     other if !ev_tx.is_closed() => backlog.push_back(other),
                     _ => {}
@@ -451,16 +470,86 @@ fn transmit(
     ep: &mut Endpoint,
     udp: &UdpSocket,
     writers: &mut HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    ledger: &mut UdpLedger,
     connect: Option<&Connector>,
     stats: &SipStats,
 ) {
     while let Some(t) = ep.poll_transmit() {
-        stats.sent.fetch_add(1, Ordering::Relaxed);
         match t.transport {
             Transport::Udp => {
+                // A response (and its retransmissions) only within what its address sent.
+                if t.bytes.starts_with(b"SIP/2.0 ") && !ledger.handle_response(t.to, t.bytes.len())
+                {
+                    stats.dropped_amplification.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                stats.sent.fetch_add(1, Ordering::Relaxed);
                 let _ = udp.try_send_to(&t.bytes, t.to);
             }
-            Transport::Tcp => send_tcp(writers, connect, t.to, t.bytes),
+            Transport::Tcp => {
+                stats.sent.fetch_add(1, Ordering::Relaxed);
+                send_tcp(writers, connect, t.to, t.bytes)
+            }
+        }
+    }
+}
+
+/// UDP responses to an address may total at most this many times the bytes received from it
+/// (issue 13 M5: a source address is spoofable, and one 267-byte INVITE never ACKed drew
+/// 9,761 bytes of responses and retransmissions). Real requests carry SDP or credentials and
+/// are answered well within it; a response over the credit is dropped as the network would
+/// drop it (the transaction layer still retransmits or times out as usual).
+pub const UDP_AMPLIFICATION: usize = 4;
+/// The most credit one address can hold (bytes).
+const UDP_CREDIT_CAP: usize = 64 * 1024;
+/// An address that sent nothing for this long is forgotten (its responses' retransmissions
+/// end within 64·T1 = 32 s).
+const UDP_LEDGER_IDLE: Duration = Duration::from_secs(64);
+/// Addresses remembered at most; when full, stale ones are swept (at most once a second) and
+/// a new address is not recorded, so nothing is sent to it (fail closed under a flood).
+const UDP_LEDGER_MAX: usize = 65_536;
+
+/// Per-address response credit for UDP (anti-amplification, like QUIC's limit before address
+/// validation). Requests acd sends itself are not limited.
+#[derive(Default)]
+struct UdpLedger {
+    credit: HashMap<SocketAddr, (usize, Instant)>,
+    last_sweep: Option<Instant>,
+}
+
+impl UdpLedger {
+    fn handle_received(&mut self, now: Instant, src: SocketAddr, len: usize) {
+        if self.credit.len() >= UDP_LEDGER_MAX && !self.credit.contains_key(&src) {
+            if self
+                .last_sweep
+                .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(1))
+            {
+                self.last_sweep = Some(now);
+                self.credit
+                    .retain(|_, (_, seen)| now.saturating_duration_since(*seen) < UDP_LEDGER_IDLE);
+            }
+            if self.credit.len() >= UDP_LEDGER_MAX {
+                return;
+            }
+        }
+        let e = self.credit.entry(src).or_insert((0, now));
+        if now.saturating_duration_since(e.1) >= UDP_LEDGER_IDLE {
+            e.0 = 0;
+        }
+        e.0 =
+            e.0.saturating_add(len.saturating_mul(UDP_AMPLIFICATION))
+                .min(UDP_CREDIT_CAP);
+        e.1 = now;
+    }
+
+    /// Spends `len` bytes of `to`'s credit; false (send nothing) when it has not that much.
+    fn handle_response(&mut self, to: SocketAddr, len: usize) -> bool {
+        match self.credit.get_mut(&to) {
+            Some((credit, _)) if *credit >= len => {
+                *credit -= len;
+                true
+            }
+            _ => false,
         }
     }
 }
