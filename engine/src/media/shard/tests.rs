@@ -721,6 +721,12 @@ fn media_timeout_fires_once_and_not_on_hold() {
     );
     r.advance(Duration::from_secs(60));
     assert!(r.events().is_empty(), "once; B (recvonly) never times out");
+    // Held with a=sendonly and no music: not a timeout either.
+    let mut m = pcmu("10.0.0.2:5000");
+    m.direction = Direction::SendOnly;
+    r.cmd(Command::Update { leg: B, media: m });
+    r.advance(Duration::from_secs(60));
+    assert!(r.events().is_empty(), "sendonly hold");
     // B resumes (sendrecv): its count starts now.
     r.cmd(Command::Update {
         leg: B,
