@@ -843,6 +843,51 @@ fn sender_reports_carry_the_wall_clock_the_io_layer_gave() {
     assert_eq!(t.to, addr("10.0.0.2:5001"));
 }
 
+#[test]
+fn receiver_reports_carry_rfc3550_interarrival_jitter() {
+    let mut r = Rig::new();
+    r.open(A, pcmu("10.0.0.1:4000"));
+    let t0 = r.now;
+    // Every other packet 10 ms late: |D| = 80 samples between consecutive packets.
+    for i in 0..30u32 {
+        r.now = t0 + Duration::from_millis(u64::from(20 * i + (i % 2) * 10));
+        r.send(
+            A,
+            "10.0.0.1:4000",
+            &rtp(0, i as u16, 160 * i, 77, &[0; 160]),
+        );
+    }
+    let (_, reports) = r.advance(Duration::from_secs(8));
+    let block = rtcp::parse(&reports[0].1).unwrap().block.unwrap();
+    // J = 80 (1 - (15/16)^29) ≈ 68 (A.8's integer form lands within a sample or two).
+    assert!((65..=70).contains(&block.jitter), "{}", block.jitter);
+    assert_eq!(
+        (block.ssrc, block.cumulative_lost, block.highest_seq),
+        (77, 0, 29)
+    );
+}
+
+#[test]
+fn reception_statistics_follow_sequence_wraparound_and_restarts() {
+    let mut recv = Recv::default();
+    for seq in 65_530..=65_535u16 {
+        recv.update(5, seq, 0, 0);
+    }
+    for seq in 0..5u16 {
+        recv.update(5, seq, 0, 0);
+    }
+    let rep = recv.report().unwrap();
+    assert_eq!((rep.highest_seq, rep.cumulative_lost), (0x1_0004, 0));
+    // A jump far ahead is believed only when the next packet follows it.
+    recv.update(5, 30_000, 0, 0);
+    assert_eq!(recv.report().unwrap().highest_seq, 0x1_0004);
+    recv.update(5, 30_001, 0, 0);
+    assert_eq!(recv.report().unwrap().highest_seq, 30_001);
+    // A new SSRC starts over.
+    assert!(recv.update(6, 9, 0, 0));
+    assert_eq!(recv.report().unwrap().highest_seq, 9);
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     /// `n` packets from the sender behind A (or C), 20 ms apart.
