@@ -432,13 +432,13 @@ impl Shard {
             src.first_packet_seen = true;
             self.events.push_back(Event::FirstPacket { leg, from });
         }
-        let arrival = samples(now.saturating_duration_since(epoch), src.rate);
+        let is_event = src.media.telephone_event == Some(pt);
+        let arrival = (!is_event).then(|| samples(now.saturating_duration_since(epoch), src.rate));
         if src.recv.update(ssrc, seq, ts, arrival) {
             if let Some(t) = src.dtmf.take() {
                 push_dtmf(&mut self.events, leg, src.rate, t);
             }
         }
-        let is_event = src.media.telephone_event == Some(pt);
         if is_event {
             let (events, rate) = (&mut self.events, src.rate);
             src.dtmf.handle(now, ts, &buf[payload.clone()], |t| {

@@ -871,20 +871,20 @@ fn receiver_reports_carry_rfc3550_interarrival_jitter() {
 fn reception_statistics_follow_sequence_wraparound_and_restarts() {
     let mut recv = Recv::default();
     for seq in 65_530..=65_535u16 {
-        recv.update(5, seq, 0, 0);
+        recv.update(5, seq, 0, Some(0));
     }
     for seq in 0..5u16 {
-        recv.update(5, seq, 0, 0);
+        recv.update(5, seq, 0, Some(0));
     }
     let rep = recv.report().unwrap();
     assert_eq!((rep.highest_seq, rep.cumulative_lost), (0x1_0004, 0));
     // A jump far ahead is believed only when the next packet follows it.
-    recv.update(5, 30_000, 0, 0);
+    recv.update(5, 30_000, 0, Some(0));
     assert_eq!(recv.report().unwrap().highest_seq, 0x1_0004);
-    recv.update(5, 30_001, 0, 0);
+    recv.update(5, 30_001, 0, Some(0));
     assert_eq!(recv.report().unwrap().highest_seq, 30_001);
     // A new SSRC starts over.
-    assert!(recv.update(6, 9, 0, 0));
+    assert!(recv.update(6, 9, 0, Some(0)));
     assert_eq!(recv.report().unwrap().highest_seq, 9);
 }
 
