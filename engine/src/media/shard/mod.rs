@@ -10,6 +10,18 @@
 //! DTMF detection and the media timeout (checked in a once-a-second sweep, not per packet).
 //! It does not own sockets, clocks or randomness (seeds come from [`ShardConfig`]).
 //!
+//! Where the contract in [`crate::media`] leaves room, the shard does this:
+//! - `Play` suppresses the relay *toward* the leg but keeps the link: after `StopPlay` or
+//!   `PlayDone` a still-connected leg hears its peer again (new segment, marked); what a
+//!   playing leg sends is still relayed to its peer. `Connect` stops playlists on both legs.
+//! - A leg that cannot hear its playlist (no address, on hold, a non-G.711 encoding) gets no
+//!   frames, but the playlist still advances, so `PlayDone` comes on time.
+//! - Media timeout: only a `sendrecv` leg with a known remote is expected to send (issue 11
+//!   counts `a=sendonly` as hold; a ringing agent leg has no remote yet).
+//! - `Open` on an odd port answers [`Event::Failed`]; `Open` on an open leg replaces it.
+//! - SR timestamps: NTP time comes from [`Shard::set_wallclock`], which the io layer may call
+//!   once after [`Shard::new`]; without it NTP time counts from the Unix epoch at creation.
+//!
 //! The per-packet path does no allocation, no hashing and no locking: a leg is found by
 //! `port / 2` in a flat index into a slab. RTP headers are read with `rtp-rs`, the named
 //! dependency. The `media` criterion bench compares it with a hand-written reader doing the
