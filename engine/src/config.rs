@@ -51,6 +51,21 @@ advertise = ""
 # is unavailable or does not answer is redirected there (302, user part = the agent's
 # extension). Empty: such callers get busy (486) or unavailable (480).
 voicemail = ""
+# Digest algorithms the registrar challenges with, one WWW-Authenticate each, in this order:
+# "MD5" and/or "SHA-256". MD5 alone by default: Debian 12's baresip (libre 1.x) and many
+# deployed phones abort on a challenge whose algorithm they do not know.
+digest_algorithms = ["MD5"]
+
+[media]
+# RTP port range, "FIRST-LAST": each call leg takes an even port for RTP and the odd port above
+# it for RTCP. Each leg also holds 2 open files; acd raises its open-files limit at start.
+ports = "20000-29999"
+# The IP acd names in SDP for audio (c=). Empty: the SIP advertised IP.
+advertise = ""
+# Seconds without RTP from a party that should be sending before its call is ended.
+timeout_secs = 60
+# Media threads, each owning a shard of the legs. 0: one per CPU core.
+threads = 0
 
 [toolbar]
 # Address of the engine API: agent toolbars (HTTP + WebSocket) and chat/email ingest.
@@ -140,6 +155,36 @@ pub const SETTINGS: &[Setting] = &[
         flag: "sip-voicemail",
         env: "ACD_SIP_VOICEMAIL",
         help: "Voicemail server host[:port] unanswered direct calls are redirected to (302) [default: none]",
+    },
+    Setting {
+        key: "sip.digest_algorithms",
+        flag: "sip-digest-algorithms",
+        env: "ACD_SIP_DIGEST_ALGORITHMS",
+        help: "Digest algorithms challenged, in order, comma-separated: MD5, SHA-256 [default: MD5]",
+    },
+    Setting {
+        key: "media.ports",
+        flag: "media-ports",
+        env: "ACD_MEDIA_PORTS",
+        help: "RTP port range FIRST-LAST (even RTP, odd RTCP) [default: 20000-29999]",
+    },
+    Setting {
+        key: "media.advertise",
+        flag: "media-advertise",
+        env: "ACD_MEDIA_ADVERTISE",
+        help: "IP named in SDP for audio [default: the SIP advertised IP]",
+    },
+    Setting {
+        key: "media.timeout_secs",
+        flag: "media-timeout-secs",
+        env: "ACD_MEDIA_TIMEOUT_SECS",
+        help: "Seconds of silence from a sending party before its call ends [default: 60]",
+    },
+    Setting {
+        key: "media.threads",
+        flag: "media-threads",
+        env: "ACD_MEDIA_THREADS",
+        help: "Media threads (shards of the legs); 0 = one per CPU core [default: 0]",
     },
     Setting {
         key: "toolbar.listen",
@@ -264,6 +309,52 @@ pub struct SipListenConfig {
     pub advertise: Advertise,
     /// Voicemail server `host[:port]`; empty for none.
     pub voicemail: String,
+    /// The digest algorithms challenged, in order.
+    pub digest_algorithms: DigestAlgorithms,
+}
+
+/// `sip.digest_algorithms`: a non-empty ordered list of `MD5` / `SHA-256` (any case, no
+/// repeats). Anything else is refused when the configuration is built, naming the key and
+/// the value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<String>", into = "Vec<String>")]
+pub struct DigestAlgorithms(pub Vec<crate::sip::digest::Algorithm>);
+
+impl TryFrom<Vec<String>> for DigestAlgorithms {
+    type Error = String;
+    fn try_from(v: Vec<String>) -> Result<Self, String> {
+        use crate::sip::digest::Algorithm;
+        let mut out = Vec::with_capacity(v.len());
+        for name in &v {
+            let a = match name.trim() {
+                n if n.eq_ignore_ascii_case("MD5") => Algorithm::Md5,
+                n if n.eq_ignore_ascii_case("SHA-256") => Algorithm::Sha256,
+                other => {
+                    return Err(format!(
+                        "sip.digest_algorithms: unsupported digest algorithm {other:?}; \
+                         use MD5 and/or SHA-256"
+                    ))
+                }
+            };
+            if out.contains(&a) {
+                return Err(format!(
+                    "sip.digest_algorithms: {:?} is listed twice",
+                    name.trim()
+                ));
+            }
+            out.push(a);
+        }
+        if out.is_empty() {
+            return Err("sip.digest_algorithms: name at least one of MD5, SHA-256".into());
+        }
+        Ok(DigestAlgorithms(out))
+    }
+}
+
+impl From<DigestAlgorithms> for Vec<String> {
+    fn from(a: DigestAlgorithms) -> Vec<String> {
+        a.0.iter().map(|a| a.as_str().to_owned()).collect()
+    }
 }
 
 /// `sip.advertise`: empty, an IP, or IP:port. Anything else is refused when the configuration
@@ -312,6 +403,89 @@ impl Advertise {
     }
 }
 
+/// `media.ports`: an inclusive port range written `FIRST-LAST`. A malformed or reversed range
+/// is refused when the configuration is built, with the key and the value in the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PortRange {
+    /// First port.
+    pub first: u16,
+    /// Last port (included).
+    pub last: u16,
+}
+
+impl TryFrom<String> for PortRange {
+    type Error = String;
+    fn try_from(v: String) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "media.ports must be FIRST-LAST with 1 <= FIRST < LAST <= 65535 (e.g. \"20000-29999\"), got {v:?}"
+            )
+        };
+        let (first, last) = v.trim().split_once('-').ok_or_else(bad)?;
+        let first: u16 = first.trim().parse().map_err(|_| bad())?;
+        let last: u16 = last.trim().parse().map_err(|_| bad())?;
+        if first == 0 || first >= last {
+            return Err(bad());
+        }
+        Ok(PortRange { first, last })
+    }
+}
+
+impl From<PortRange> for String {
+    fn from(r: PortRange) -> String {
+        format!("{}-{}", r.first, r.last)
+    }
+}
+
+/// `media.advertise`: empty or an IP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MediaAdvertise(pub Option<std::net::IpAddr>);
+
+impl TryFrom<String> for MediaAdvertise {
+    type Error = String;
+    fn try_from(v: String) -> Result<Self, String> {
+        let v = v.trim();
+        if v.is_empty() {
+            return Ok(MediaAdvertise(None));
+        }
+        v.parse()
+            .map(|ip| MediaAdvertise(Some(ip)))
+            .map_err(|_| format!("media.advertise must be an IP address or empty, got {v:?}"))
+    }
+}
+
+impl From<MediaAdvertise> for String {
+    fn from(a: MediaAdvertise) -> String {
+        a.0.map(|ip| ip.to_string()).unwrap_or_default()
+    }
+}
+
+/// The media plane's settings (`[media]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSettings {
+    /// RTP/RTCP ports.
+    pub ports: PortRange,
+    /// The IP named in SDP; `None`: the SIP advertised IP.
+    pub advertise: MediaAdvertise,
+    /// Seconds of silence before a call ends.
+    pub timeout_secs: u64,
+    /// Media threads; 0: one per core.
+    pub threads: usize,
+}
+
+impl MediaSettings {
+    /// The number of media threads: `threads`, or the number of cores when 0.
+    pub fn thread_count(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }
+    }
+}
+
 /// The engine API's settings (`[toolbar]`): agent toolbars and chat/email ingest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -336,6 +510,8 @@ pub struct Config {
     pub routing: RoutingConfig,
     /// The SIP listeners.
     pub sip: SipListenConfig,
+    /// The media plane.
+    pub media: MediaSettings,
     /// The engine API (toolbar and ingest).
     pub toolbar: ToolbarConfig,
 }
@@ -430,6 +606,13 @@ impl ConfigBuilder {
             Some(toml::Value::Boolean(_)) => {
                 toml::Value::Boolean(value.trim().parse().map_err(|_| bad("boolean"))?)
             }
+            // Lists come comma-separated from flags and the environment.
+            Some(toml::Value::Array(_)) => toml::Value::Array(
+                value
+                    .split(',')
+                    .map(|v| toml::Value::String(v.trim().to_owned()))
+                    .collect(),
+            ),
             _ => toml::Value::String(value.to_owned()),
         };
         insert(&mut self.merged, key, typed);
@@ -520,6 +703,9 @@ mod tests {
                 Some(toml::Value::Boolean(_)) => "false".to_owned(),
                 _ if s.key.ends_with("listen") => "127.0.0.1:0".to_owned(),
                 _ if s.key == "sip.advertise" => "192.0.2.1".to_owned(),
+                _ if s.key == "sip.digest_algorithms" => "sha-256, MD5".to_owned(),
+                _ if s.key == "media.advertise" => "192.0.2.1".to_owned(),
+                _ if s.key == "media.ports" => "30000-30999".to_owned(),
                 // Enumerated strings: their default is one valid value.
                 Some(toml::Value::String(d)) if s.key == "routing.cross_channel" => d.clone(),
                 _ => "x".to_owned(),
@@ -631,6 +817,55 @@ mod tests {
     }
 
     #[test]
+    fn media_defaults_are_the_documented_values() {
+        let m = Config::default().media;
+        assert_eq!(
+            m.ports,
+            PortRange {
+                first: 20_000,
+                last: 29_999
+            }
+        );
+        assert_eq!(m.advertise, MediaAdvertise(None));
+        assert_eq!(m.timeout_secs, 60);
+        assert_eq!(m.threads, 0);
+        assert!(m.thread_count() >= 1);
+    }
+
+    #[test]
+    fn media_ports_take_a_range_and_refuse_a_malformed_or_reversed_one() {
+        let set = |v: &str| {
+            Config::builder()
+                .set(Origin::Env("ACD_MEDIA_PORTS".into()), "media.ports", v)
+                .unwrap()
+                .build()
+        };
+        let r = set(" 40000 - 40099 ").unwrap().media.ports;
+        assert_eq!((r.first, r.last), (40_000, 40_099));
+        for bad in ["40000", "40099-40000", "a-b", "0-100", "40000-70000", "5-5"] {
+            let err = set(bad).unwrap_err().to_string();
+            assert!(err.contains("media.ports"), "{bad}: {err}");
+            assert!(err.contains(bad), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn media_advertise_takes_an_ip_or_nothing() {
+        let set = |v: &str| {
+            Config::builder()
+                .set(flag("media-advertise"), "media.advertise", v)
+                .unwrap()
+                .build()
+        };
+        assert_eq!(
+            set("203.0.113.9").unwrap().media.advertise,
+            MediaAdvertise(Some([203, 0, 113, 9].into()))
+        );
+        let err = set("203.0.113.9:4000").unwrap_err().to_string();
+        assert!(err.contains("media.advertise"), "{err}");
+    }
+
+    #[test]
     fn invalid_toml_file_names_the_file() {
         let err = Config::builder()
             .toml_str(Path::new("broken.toml"), "data_dir = \n")
@@ -649,5 +884,65 @@ mod tests {
         assert!(!shown.contains("s3cret"), "{shown}");
         let back: Config = toml::from_str(&shown).unwrap();
         assert_eq!(back.admin.listen, config.admin.listen);
+    }
+
+    #[test]
+    fn digest_algorithms_default_to_md5_alone() {
+        use crate::sip::digest::Algorithm;
+        assert_eq!(
+            Config::default().sip.digest_algorithms.0,
+            vec![Algorithm::Md5]
+        );
+    }
+
+    #[test]
+    fn digest_algorithms_keep_their_order_from_a_flag_or_the_file() {
+        use crate::sip::digest::Algorithm;
+        let config = Config::builder()
+            .set(
+                flag("sip-digest-algorithms"),
+                "sip.digest_algorithms",
+                "SHA-256,md5",
+            )
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(
+            config.sip.digest_algorithms.0,
+            vec![Algorithm::Sha256, Algorithm::Md5]
+        );
+        let config = Config::builder()
+            .toml_str(
+                Path::new("acd.toml"),
+                "[sip]\ndigest_algorithms = [\"sha-256\"]\n",
+            )
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(config.sip.digest_algorithms.0, vec![Algorithm::Sha256]);
+    }
+
+    #[test]
+    fn unknown_or_empty_digest_algorithms_are_refused_by_key_and_value() {
+        for bad in ["SHA-512", "MD5,MD5-sess", "", "MD5,md5"] {
+            let err = Config::builder()
+                .set(
+                    Origin::Env("ACD_SIP_DIGEST_ALGORITHMS".into()),
+                    "sip.digest_algorithms",
+                    bad,
+                )
+                .unwrap()
+                .build()
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("sip.digest_algorithms"), "{bad}: {err}");
+        }
+        let err = Config::builder()
+            .set(flag("x"), "sip.digest_algorithms", "SHA-512")
+            .unwrap()
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SHA-512"), "{err}");
     }
 }
