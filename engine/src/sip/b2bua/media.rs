@@ -33,7 +33,7 @@ impl Default for QueueAudio {
     }
 }
 
-/// A late-offer caller's media until its answer (in the ACK, not read): our first codec, the
+/// A late-offer caller's media until its answer arrives in the ACK: our first codec, the
 /// address learnt by latching.
 pub(super) fn late_offer_media(codecs: &[Codec]) -> LegMedia {
     let codec = codecs.first().copied().unwrap_or(Codec::Ulaw);
