@@ -52,6 +52,17 @@ advertise = ""
 # extension). Empty: such callers get busy (486) or unavailable (480).
 voicemail = ""
 
+[media]
+# RTP port range, "FIRST-LAST": each call leg takes an even port for RTP and the odd port above
+# it for RTCP. Each leg also holds 2 open files; acd raises its open-files limit at start.
+ports = "20000-29999"
+# The IP acd names in SDP for audio (c=). Empty: the SIP advertised IP.
+advertise = ""
+# Seconds without RTP from a party that should be sending before its call is ended.
+timeout_secs = 60
+# Media threads, each owning a shard of the legs. 0: one per CPU core.
+threads = 0
+
 [toolbar]
 # Address of the engine API: agent toolbars (HTTP + WebSocket) and chat/email ingest.
 listen = "127.0.0.1:8081"
@@ -140,6 +151,30 @@ pub const SETTINGS: &[Setting] = &[
         flag: "sip-voicemail",
         env: "ACD_SIP_VOICEMAIL",
         help: "Voicemail server host[:port] unanswered direct calls are redirected to (302) [default: none]",
+    },
+    Setting {
+        key: "media.ports",
+        flag: "media-ports",
+        env: "ACD_MEDIA_PORTS",
+        help: "RTP port range FIRST-LAST (even RTP, odd RTCP) [default: 20000-29999]",
+    },
+    Setting {
+        key: "media.advertise",
+        flag: "media-advertise",
+        env: "ACD_MEDIA_ADVERTISE",
+        help: "IP named in SDP for audio [default: the SIP advertised IP]",
+    },
+    Setting {
+        key: "media.timeout_secs",
+        flag: "media-timeout-secs",
+        env: "ACD_MEDIA_TIMEOUT_SECS",
+        help: "Seconds of silence from a sending party before its call ends [default: 60]",
+    },
+    Setting {
+        key: "media.threads",
+        flag: "media-threads",
+        env: "ACD_MEDIA_THREADS",
+        help: "Media threads (shards of the legs); 0 = one per CPU core [default: 0]",
     },
     Setting {
         key: "toolbar.listen",
@@ -312,6 +347,89 @@ impl Advertise {
     }
 }
 
+/// `media.ports`: an inclusive port range written `FIRST-LAST`. A malformed or reversed range
+/// is refused when the configuration is built, with the key and the value in the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PortRange {
+    /// First port.
+    pub first: u16,
+    /// Last port (included).
+    pub last: u16,
+}
+
+impl TryFrom<String> for PortRange {
+    type Error = String;
+    fn try_from(v: String) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "media.ports must be FIRST-LAST with 1 <= FIRST < LAST <= 65535 (e.g. \"20000-29999\"), got {v:?}"
+            )
+        };
+        let (first, last) = v.trim().split_once('-').ok_or_else(bad)?;
+        let first: u16 = first.trim().parse().map_err(|_| bad())?;
+        let last: u16 = last.trim().parse().map_err(|_| bad())?;
+        if first == 0 || first >= last {
+            return Err(bad());
+        }
+        Ok(PortRange { first, last })
+    }
+}
+
+impl From<PortRange> for String {
+    fn from(r: PortRange) -> String {
+        format!("{}-{}", r.first, r.last)
+    }
+}
+
+/// `media.advertise`: empty or an IP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MediaAdvertise(pub Option<std::net::IpAddr>);
+
+impl TryFrom<String> for MediaAdvertise {
+    type Error = String;
+    fn try_from(v: String) -> Result<Self, String> {
+        let v = v.trim();
+        if v.is_empty() {
+            return Ok(MediaAdvertise(None));
+        }
+        v.parse()
+            .map(|ip| MediaAdvertise(Some(ip)))
+            .map_err(|_| format!("media.advertise must be an IP address or empty, got {v:?}"))
+    }
+}
+
+impl From<MediaAdvertise> for String {
+    fn from(a: MediaAdvertise) -> String {
+        a.0.map(|ip| ip.to_string()).unwrap_or_default()
+    }
+}
+
+/// The media plane's settings (`[media]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSettings {
+    /// RTP/RTCP ports.
+    pub ports: PortRange,
+    /// The IP named in SDP; `None`: the SIP advertised IP.
+    pub advertise: MediaAdvertise,
+    /// Seconds of silence before a call ends.
+    pub timeout_secs: u64,
+    /// Media threads; 0: one per core.
+    pub threads: usize,
+}
+
+impl MediaSettings {
+    /// The number of media threads: `threads`, or the number of cores when 0.
+    pub fn thread_count(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }
+    }
+}
+
 /// The engine API's settings (`[toolbar]`): agent toolbars and chat/email ingest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -336,6 +454,8 @@ pub struct Config {
     pub routing: RoutingConfig,
     /// The SIP listeners.
     pub sip: SipListenConfig,
+    /// The media plane.
+    pub media: MediaSettings,
     /// The engine API (toolbar and ingest).
     pub toolbar: ToolbarConfig,
 }
@@ -520,6 +640,8 @@ mod tests {
                 Some(toml::Value::Boolean(_)) => "false".to_owned(),
                 _ if s.key.ends_with("listen") => "127.0.0.1:0".to_owned(),
                 _ if s.key == "sip.advertise" => "192.0.2.1".to_owned(),
+                _ if s.key == "media.advertise" => "192.0.2.1".to_owned(),
+                _ if s.key == "media.ports" => "30000-30999".to_owned(),
                 // Enumerated strings: their default is one valid value.
                 Some(toml::Value::String(d)) if s.key == "routing.cross_channel" => d.clone(),
                 _ => "x".to_owned(),
@@ -628,6 +750,55 @@ mod tests {
             let err = set(bad).unwrap_err().to_string();
             assert!(err.contains("sip.advertise"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn media_defaults_are_the_documented_values() {
+        let m = Config::default().media;
+        assert_eq!(
+            m.ports,
+            PortRange {
+                first: 20_000,
+                last: 29_999
+            }
+        );
+        assert_eq!(m.advertise, MediaAdvertise(None));
+        assert_eq!(m.timeout_secs, 60);
+        assert_eq!(m.threads, 0);
+        assert!(m.thread_count() >= 1);
+    }
+
+    #[test]
+    fn media_ports_take_a_range_and_refuse_a_malformed_or_reversed_one() {
+        let set = |v: &str| {
+            Config::builder()
+                .set(Origin::Env("ACD_MEDIA_PORTS".into()), "media.ports", v)
+                .unwrap()
+                .build()
+        };
+        let r = set(" 40000 - 40099 ").unwrap().media.ports;
+        assert_eq!((r.first, r.last), (40_000, 40_099));
+        for bad in ["40000", "40099-40000", "a-b", "0-100", "40000-70000", "5-5"] {
+            let err = set(bad).unwrap_err().to_string();
+            assert!(err.contains("media.ports"), "{bad}: {err}");
+            assert!(err.contains(bad), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn media_advertise_takes_an_ip_or_nothing() {
+        let set = |v: &str| {
+            Config::builder()
+                .set(flag("media-advertise"), "media.advertise", v)
+                .unwrap()
+                .build()
+        };
+        assert_eq!(
+            set("203.0.113.9").unwrap().media.advertise,
+            MediaAdvertise(Some([203, 0, 113, 9].into()))
+        );
+        let err = set("203.0.113.9:4000").unwrap_err().to_string();
+        assert!(err.contains("media.advertise"), "{err}");
     }
 
     #[test]

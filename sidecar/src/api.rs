@@ -18,6 +18,7 @@ use acd_engine::model::{
     AgentPatch, MemberSettings, Number, NumberPatch, OrgSettingsPatch, Permissions,
 };
 use acd_engine::router::Snapshot;
+use acd_engine::runtime::media_io::MediaStats;
 use acd_engine::runtime::router_task::{RouterHandle, TaskError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -31,6 +32,7 @@ pub struct AppState {
     token: AdminToken,
     admin: Arc<Admin>,
     router: RouterHandle,
+    media: Arc<MediaStats>,
     openapi: serde_json::Value,
 }
 
@@ -52,8 +54,16 @@ impl AppState {
             token,
             admin,
             router,
+            media: Arc::new(MediaStats::new(0, Vec::new())),
             openapi: crate::openapi::document(),
         }
+    }
+
+    /// Serves `GET /stats/media` from `media` (without it the route answers zeros: a server
+    /// without a media plane).
+    pub fn with_media_stats(mut self, media: Arc<MediaStats>) -> Self {
+        self.media = media;
+        self
     }
 
     pub(crate) fn token(&self) -> &AdminToken {
@@ -312,6 +322,33 @@ pub(crate) async fn dispatch(state: &AppState, req: ApiRequest) -> Result<Respon
             Ok(http::no_content())
         }
 
+        Op::ListPrompts => list_all(state, Admin::list_prompts).await,
+        Op::GetPrompt => {
+            let name = req.params[0].clone();
+            let bytes = blocking(state, move |a| a.prompt(&name)).await?;
+            let mut response = warp::http::Response::new(bytes).into_response();
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/wav"));
+            Ok(response)
+        }
+        Op::PutPrompt => {
+            req.require_content_type(crate::routes::WAV_TYPES)?;
+            let name = req.params[0].clone();
+            let bytes = req.body.clone();
+            let (info, is_new) = blocking(state, move |a| a.put_prompt(&name, &bytes)).await?;
+            if is_new {
+                created(&info)
+            } else {
+                ok(&info)
+            }
+        }
+        Op::DeletePrompt => {
+            let name = req.params[0].clone();
+            blocking(state, move |a| a.delete_prompt(&name)).await?;
+            Ok(http::no_content())
+        }
+
         Op::ListTeams => list_all(state, Admin::teams).await,
         Op::CreateTeam => create_one(state, &req, Admin::create_team).await,
         Op::GetTeam => read_one(state, TeamId(req.id(0)?), Admin::team),
@@ -407,5 +444,6 @@ pub(crate) async fn dispatch(state: &AppState, req: ApiRequest) -> Result<Respon
             let id = agent(0)?;
             ok(&with_fresh_snapshot(state, move |a, snap| stats::agent_one(a, snap, id)).await?)
         }
+        Op::GetMediaStats => ok(&stats::media(&state.media)),
     }
 }

@@ -2,23 +2,15 @@
 //! prints the effective configuration.
 //!
 //! Thin on purpose: settings come from `acd_engine::config` (flags are generated from its
-//! settings table), everything served comes from the library crates. Owns: process concerns
+//! settings table), everything that runs is started by `acd_engine::runtime::engine::Engine`,
+//! and the HTTP front ends come from this crate's library. Owns: process concerns
 //! only (argument parsing, logging set-up, OS signals, exit codes and the start-up lines on
 //! stdout that scripts and tests parse).
 
 use acd_engine::admin::{Admin, AdminOptions};
-use acd_engine::config::CrossChannel;
 use acd_engine::config::{Config, Origin, SETTINGS};
-use acd_engine::interactions::InteractionLog;
-use acd_engine::router::CrossChannelRule;
 use acd_engine::runtime::engine::{Engine, EngineConfig};
-use acd_engine::runtime::interactions_io;
-use acd_engine::runtime::presence::Presence;
-use acd_engine::runtime::sip_bridge;
-use acd_engine::runtime::sip_io::{run_sip, SipConfig};
-use acd_engine::sip::b2bua::CallFlowConfig;
 use acd_engine::store::{SledStore, Store};
-use acd_engine::toolbar::{Toolbar, ToolbarOptions};
 use acd_sidecar::api::AppState;
 use acd_sidecar::auth::{AdminToken, TokenSource};
 use acd_sidecar::server::AdminServer;
@@ -66,8 +58,9 @@ fn cli() -> Command {
                 .about("Run the engine and the admin API until Ctrl-C or SIGTERM")
                 .after_help(
                     "Precedence: flag > ACD_* environment variable > --config file > embedded \
-                     default.\nOn start, stdout gets `admin listening on ADDR` (the bound address, \
-                     also for port 0).",
+                     default.\nOn start, stdout gets `sip listening on ADDR`, `media listening on \
+                     IP ports A-B`, `toolbar listening on ADDR` and `admin listening on ADDR` (the \
+                     bound addresses, also for port 0).",
                 ),
         ))
         .subcommand(settings_args(
@@ -155,98 +148,22 @@ async fn run(config: Config) -> anyhow::Result<()> {
     }
 
     let engine = {
-        let admin = admin.clone();
-        let cfg = EngineConfig {
-            cross_channel: match config.routing.cross_channel {
-                CrossChannel::Independent => CrossChannelRule::Independent,
-                CrossChannel::VoiceBlocksOthers => CrossChannelRule::VoiceBlocksOthers,
-            },
-            seed: config.routing.seed,
-            ..EngineConfig::default()
-        };
-        tokio::task::spawn_blocking(move || Engine::start(admin, cfg))
-            .await?
-            .context("cannot start the routing engine")?
-    };
-
-    // The SIP stack (sockets, endpoint, call flow) runs on a thread of its own with a
-    // single-threaded runtime: its tasks hand messages to each other on one thread, without
-    // waking the other worker or migrating between cores on every datagram.
-    let (sip_rt, sip_rt_stop) = sip_runtime()?;
-    let (sip_stop, sip_stopped) = tokio::sync::watch::channel(false);
-    let sip = sip_rt
-        .spawn(run_sip(
-            SipConfig {
-                bind: config.sip.listen,
-                tcp: config.sip.tcp,
-                advertise: config.sip.advertise,
-                ..SipConfig::default()
-            },
-            admin.clone(),
-            sip_stopped,
-        ))
-        .await?
-        .with_context(|| format!("cannot bind SIP to {}", config.sip.listen))?;
-    println!("sip listening on {}", sip.local_addr);
-    if sip.local_addr.ip().is_unspecified() && config.sip.advertise.0.is_none() {
-        tracing::warn!(
-            contact = %sip.contact,
-            "SIP listens on a wildcard address and names loopback in Via, Contact and SDP: \
-             only local peers can follow it; set sip.advertise to the address carriers and \
-             phones reach acd at"
-        );
-    }
-    let sip_join = sip.join;
-    // Who keeps an agent logged in: its SIP registration, its toolbar session, or both.
-    let presence = Arc::new(Presence::new());
-    sip_rt.spawn(sip_bridge::run(
-        sip.events,
-        sip.commands,
-        admin.clone(),
-        engine.router(),
-        presence.clone(),
-        CallFlowConfig {
-            // The SDP names the advertised address too (the media port is a placeholder
-            // until the RTP issue lands).
-            media_addr: sip.contact.ip(),
-            voicemail: config.sip.voicemail.clone(),
-            ..CallFlowConfig::default()
-        },
-    ));
-
-    // The durable chat/email log: the persister subscribes before anything is routed, and
-    // recovery gives the router back what the log holds before the engine API accepts a
-    // request.
-    let toolbar = {
-        let admin = admin.clone();
         let store: Arc<dyn Store> = store.clone();
-        let router = engine.router();
-        let ttl_ms = config.toolbar.session_ttl_secs.saturating_mul(1000);
-        tokio::task::spawn_blocking(move || -> anyhow::Result<Arc<Toolbar>> {
-            let (log, recovery) = InteractionLog::open(store.clone())?;
-            let log = Arc::new(log);
-            interactions_io::spawn_persister(log.clone(), router.clone())?;
-            let toolbar = Toolbar::start(
-                admin,
-                store,
-                log,
-                router.clone(),
-                ToolbarOptions {
-                    session_ttl_ms: ttl_ms,
-                    presence,
-                },
-            )?;
-            let done = interactions_io::recover(&router, &recovery)?;
-            tracing::info!(
-                waiting = done.waiting,
-                active = done.active,
-                refused = done.refused,
-                "chat/email interactions recovered"
-            );
-            Ok(toolbar)
-        })
-        .await??
+        Engine::start(admin.clone(), store, EngineConfig::from_config(&config))
+            .await
+            .context("cannot start the engine")?
     };
+    if let Some(sip) = engine.sip_addr() {
+        println!("sip listening on {sip}");
+    }
+    let (first, last) = engine.media_ports();
+    println!(
+        "media listening on {} ports {first}-{last}",
+        engine.media_ip()
+    );
+    let toolbar = engine
+        .toolbar()
+        .context("the engine started without its toolbar service")?;
     let toolbar_server = ToolbarServer::bind(
         config.toolbar.listen,
         Arc::new(ToolbarState::new(toolbar, token.clone())),
@@ -255,7 +172,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
     .with_context(|| format!("cannot bind the engine API to {}", config.toolbar.listen))?;
     println!("toolbar listening on {}", toolbar_server.local_addr());
 
-    let state = Arc::new(AppState::new(token, admin.clone(), engine.router()));
+    let state = Arc::new(
+        AppState::new(token, admin.clone(), engine.router()).with_media_stats(engine.media_stats()),
+    );
     let server = AdminServer::bind(config.admin.listen, state)
         .await
         .with_context(|| format!("cannot bind the admin API to {}", config.admin.listen))?;
@@ -278,11 +197,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
     signals.recv().await?;
     tracing::info!("shutting down: finishing in-flight requests");
     shutdown.trigger();
-    let _ = sip_stop.send(true);
     shutdown.wait().await;
-    let _ = sip_join.await;
-    drop(sip_rt_stop);
-    tokio::task::spawn_blocking(move || engine.shutdown()).await?;
+    engine.shutdown().await;
     // Every acknowledged write was flushed already; this covers anything else sled buffered.
     drop(admin);
     tokio::task::spawn_blocking(move || store.flush())
@@ -290,26 +206,6 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .context("flushing the store at shutdown")?;
     println!("acd stopped");
     Ok(())
-}
-
-/// A single-threaded runtime driven by a thread named `acd-sip`, and the sender whose drop
-/// stops that thread (tasks still on it are dropped with the runtime).
-fn sip_runtime() -> anyhow::Result<(tokio::runtime::Handle, tokio::sync::oneshot::Sender<()>)> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the SIP runtime")?;
-    let handle = rt.handle().clone();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    std::thread::Builder::new()
-        .name("acd-sip".into())
-        .spawn(move || {
-            rt.block_on(async {
-                let _ = stopped.await;
-            })
-        })
-        .context("cannot start the SIP thread")?;
-    Ok((handle, stop))
 }
 
 /// Ctrl-C or SIGTERM. Installed before the listening line is printed, so a supervisor (or a

@@ -9,7 +9,9 @@
 //! unit test checks every example still deserializes. Does not own: validation rules (ranges,
 //! patterns), which the engine reports as problems at run time.
 
-use acd_engine::admin::{AgentPage, AgentQuery, AgentSummary, CreatedAgent};
+use acd_engine::admin::{
+    AgentPage, AgentQuery, AgentSummary, CreatedAgent, PromptInfo, PromptSource,
+};
 use acd_engine::common::{AgentId, CampaignId, QueueId, SkillId, TeamId};
 use acd_engine::model::*;
 use serde::de::DeserializeOwned;
@@ -189,6 +191,17 @@ pub(crate) fn components() -> Value {
         ),
     );
     add(
+        "PromptInfo",
+        schema(
+            &PromptInfo {
+                name: "welcome".into(),
+                source: PromptSource::Builtin,
+                duration_ms: 5_648,
+            },
+            Use::Response,
+        ),
+    );
+    add(
         "SetPassword",
         schema(&SetPassword::default(), Use::Request(&["password"])),
     );
@@ -313,6 +326,10 @@ pub(crate) fn components() -> Value {
             },
             Use::Response,
         ),
+    );
+    add(
+        "MediaStats",
+        schema(&crate::stats::example_media_stats(), Use::Response),
     );
     let agent_state = crate::stats::example_agent_state();
     let agent_state_schema = schema(&agent_state, Use::Response).pipe(optional_pause_reason);

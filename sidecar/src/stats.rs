@@ -1,5 +1,6 @@
 //! Live routing statistics as the admin API shows them: per-queue figures and per-agent states
-//! from the router's [`Snapshot`], joined with names from the admin configuration.
+//! from the router's [`Snapshot`], joined with names from the admin configuration; and the
+//! media plane's figures (ports, legs, calls) from the engine's `MediaStats`.
 //!
 //! Owns: the JSON shape of the stats routes and the join between a snapshot and the admin's
 //! queues, agents and pause reasons. Does not own: the figures (the router computes them),
@@ -12,6 +13,7 @@
 use acd_engine::admin::{Admin, AdminError, AgentQuery, MAX_LIMIT};
 use acd_engine::common::{AgentId, Channel, PauseReasonId, QueueId};
 use acd_engine::router::{AgentState, AgentStats, PauseReason, QueueStats, Snapshot, Time};
+use acd_engine::runtime::media_io::MediaStats;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -94,6 +96,40 @@ impl QueueStatsView {
             agents_logged_in: s.agents_logged_in,
             agents_ready: s.agents_ready,
         }
+    }
+}
+
+/// `GET /stats/media`: port pairs are counted as one (RTP and its RTCP port).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct MediaStatsView {
+    /// RTP/RTCP port pairs in `media.ports`.
+    pub(crate) ports_total: u64,
+    /// Port pairs not held by a call leg.
+    pub(crate) ports_free: u64,
+    /// Legs whose sockets are open.
+    pub(crate) legs_open: u64,
+    /// Calls acd carries now.
+    pub(crate) calls: u64,
+}
+
+/// The media figures now.
+pub(crate) fn media(stats: &MediaStats) -> MediaStatsView {
+    let s = stats.snapshot();
+    MediaStatsView {
+        ports_total: s.ports_total,
+        ports_free: s.ports_free,
+        legs_open: s.legs_open,
+        calls: s.calls,
+    }
+}
+
+/// The example the OpenAPI schema is built from.
+pub(crate) fn example_media_stats() -> MediaStatsView {
+    MediaStatsView {
+        ports_total: 5_000,
+        ports_free: 4_996,
+        legs_open: 4,
+        calls: 2,
     }
 }
 

@@ -307,3 +307,38 @@ fn unbindable_admin_address_fails_with_a_clear_message() {
         failure.stderr
     );
 }
+
+#[test]
+fn media_stats_report_the_configured_port_pool_and_no_calls() {
+    let acd = Acd::builder()
+        .arg("--media-ports")
+        .arg("31000-31099")
+        .arg("--media-threads")
+        .arg("2")
+        .start();
+    assert!(
+        acd.stdout_lines()
+            .iter()
+            .any(|l| l.starts_with("media listening on ") && l.ends_with(" ports 31000-31099")),
+        "{:?}",
+        acd.stdout_lines()
+    );
+    let stats = json_body(acd.get("/api/v1/stats/media"));
+    assert_eq!(
+        stats,
+        serde_json::json!({"ports_total": 50, "ports_free": 50, "legs_open": 0, "calls": 0})
+    );
+}
+
+#[test]
+fn a_reversed_media_port_range_stops_the_start_naming_the_key() {
+    let failure = Acd::builder()
+        .env("ACD_MEDIA_PORTS", "29999-20000")
+        .try_start()
+        .expect_err("a reversed range is refused");
+    assert!(
+        failure.stderr.contains("media.ports") && failure.stderr.contains("29999-20000"),
+        "{}",
+        failure.stderr
+    );
+}

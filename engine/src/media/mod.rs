@@ -25,7 +25,7 @@ pub mod rtcp;
 pub mod shard;
 pub mod wav;
 
-pub use pool::PortPool;
+pub use pool::{PortPool, ShardMap};
 
 use std::net::SocketAddr;
 use std::sync::Arc;

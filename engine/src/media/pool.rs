@@ -23,6 +23,26 @@ pub enum PoolError {
     },
 }
 
+/// Which shard owns a port: the pure mapping of a [`PortPool`], copyable so the io layer
+/// routes commands exactly as the pool placed the legs, without sharing the pool itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardMap {
+    first: u16,
+    shards: usize,
+}
+
+impl ShardMap {
+    /// The shard that owns `leg`.
+    pub fn shard_of(self, leg: MediaLeg) -> usize {
+        (leg.0.wrapping_sub(self.first) as usize / 2) % self.shards
+    }
+
+    /// Number of shards.
+    pub fn shards(self) -> usize {
+        self.shards
+    }
+}
+
 /// Free RTP ports, per shard. Ports are handed out least-recently-freed first, so a port
 /// just released is the last to be reused (late packets of an old call do not reach a new one).
 #[derive(Debug, Clone)]
@@ -40,7 +60,7 @@ impl PortPool {
         let shards = shards.max(1);
         let start = first + (first & 1);
         let pairs = if last > start {
-            ((last - start) as usize + 1) / 2
+            ((last - start) as usize).div_ceil(2)
         } else {
             0
         };
@@ -70,7 +90,15 @@ impl PortPool {
 
     /// The shard that owns `leg`.
     pub fn shard_of(&self, leg: MediaLeg) -> usize {
-        (leg.0.wrapping_sub(self.first) as usize / 2) % self.free.len()
+        self.shard_map().shard_of(leg)
+    }
+
+    /// The port-to-shard mapping, for whoever routes commands to the shards.
+    pub fn shard_map(&self) -> ShardMap {
+        ShardMap {
+            first: self.first,
+            shards: self.free.len(),
+        }
     }
 
     /// A leg for a new call, on the shard with the most free ports; `None` when exhausted.
@@ -166,6 +194,16 @@ mod tests {
         assert!(PortPool::new(20_000, 20_001, 2).is_err());
         assert!(PortPool::new(20_000, 20_000, 1).is_err());
         assert!(PortPool::new(20_000, 20_001, 1).is_ok());
+    }
+
+    #[test]
+    fn the_shard_map_agrees_with_the_pool() {
+        let mut p = PortPool::new(20_001, 20_200, 3).unwrap();
+        let map = p.shard_map();
+        assert_eq!(map.shards(), 3);
+        while let Some(l) = p.alloc() {
+            assert_eq!(map.shard_of(l), p.shard_of(l));
+        }
     }
 
     #[test]

@@ -7,17 +7,23 @@
 //! - [`router_task`]: the one owner thread of the routing core, with its command channel,
 //!   output fan-out and published statistics.
 //! - [`sip_bridge`]: SIP registrations log agents in and out; called numbers are resolved.
+//! - [`media_io`]: the media shard threads, their RTP/RTCP sockets and the handle that routes
+//!   the call flow's media commands to them.
 //! - [`sip_io`]: the SIP UDP/TCP listeners and the task that owns the SIP endpoint.
 //! - [`directory`]: answers the SIP layer's agent lookups from the admin service.
 //! - [`engine`]: starts and stops the admin service, the router task and the feed together.
 //! - [`feed`]: converts the admin model into router settings and keeps the router in step with
 //!   every admin change.
+//! - [`prompts_io`]: the live prompt set (built-ins overlaid with uploads), rebuilt on every
+//!   prompt change.
 
 pub mod directory;
 pub mod engine;
 pub mod feed;
 pub mod interactions_io;
+pub mod media_io;
 pub mod presence;
+pub mod prompts_io;
 pub mod router_task;
 pub mod sip_bridge;
 pub mod sip_io;

@@ -14,8 +14,10 @@
 
 use crate::admin::Admin;
 use crate::common::{AgentId, Channel, InteractionId};
+use crate::media::{Command as MediaCommand, Event as MediaEvent};
 use crate::model::NumberTarget;
 use crate::router::{Arrival, EndReason, Output};
+use crate::runtime::media_io::{MediaHandle, MediaStats};
 use crate::runtime::presence::{Presence, Source};
 use crate::runtime::router_task::{Command, RouterHandle};
 use crate::runtime::sip_io::SipCommand;
@@ -24,8 +26,67 @@ use crate::sip::endpoint::EndpointEvent;
 use crate::sip::header::parse_uri;
 use crate::sip::registrar::{Binding, RegistrarEvent};
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::mpsc;
+
+/// The bridge's side of the media plane: where commands go, where events come from, and the
+/// figures it keeps.
+#[derive(Debug)]
+pub struct MediaLink {
+    handle: MediaHandle,
+    events: mpsc::Receiver<MediaEvent>,
+    stats: Arc<MediaStats>,
+    /// Legs opened and not released yet (each holds one pool port pair).
+    legs_held: u64,
+}
+
+impl MediaLink {
+    /// A link to the shards behind `handle`, whose events arrive on `events`.
+    pub fn new(
+        handle: MediaHandle,
+        events: mpsc::Receiver<MediaEvent>,
+        stats: Arc<MediaStats>,
+    ) -> MediaLink {
+        MediaLink {
+            handle,
+            events,
+            stats,
+            legs_held: 0,
+        }
+    }
+
+    /// Sends a media command to its shard. A command the shard cannot take (queue full,
+    /// shard stopped) is logged; for an `Open` the flow gets [`MediaEvent::Failed`] back so
+    /// the call does not wait for audio that will not come.
+    fn send(&mut self, cmd: MediaCommand) -> Option<MediaEvent> {
+        // The pool's count follows the flow's commands: every leg it allocates it opens, and
+        // every leg it releases it releases here.
+        // TODO(media-flow): read `PortPool::available()` from the call flow once it owns the
+        // pool, instead of counting commands.
+        match &cmd {
+            MediaCommand::Open { .. } => self.legs_held += 1,
+            MediaCommand::Release { .. } => self.legs_held = self.legs_held.saturating_sub(1),
+            _ => {}
+        }
+        let total = self.stats.ports_total.load(Ordering::Relaxed);
+        self.stats
+            .ports_free
+            .store(total.saturating_sub(self.legs_held), Ordering::Relaxed);
+        let leg = cmd.leg();
+        let open = matches!(cmd, MediaCommand::Open { .. });
+        match self.handle.send(cmd) {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::warn!(leg = leg.0, error = %e, "media command not delivered");
+                open.then(|| MediaEvent::Failed {
+                    leg,
+                    reason: e.to_string(),
+                })
+            }
+        }
+    }
+}
 
 /// Where a called number leads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +163,7 @@ fn agent_target(
 
 /// Consumes endpoint events and router outputs until the SIP stack stops; `presence` is
 /// shared with the toolbar (who keeps an agent logged in); `flow` sets the media address and
-/// codecs of answered calls.
+/// codecs of answered calls; `media` carries the flow's media commands and events.
 pub async fn run(
     mut events: mpsc::Receiver<EndpointEvent>,
     commands: mpsc::Sender<SipCommand>,
@@ -110,6 +171,7 @@ pub async fn run(
     router: RouterHandle,
     presence: Arc<Presence>,
     flow: CallFlowConfig,
+    mut media: MediaLink,
 ) {
     let first = flow.first_interaction;
     let mut outputs = match router.subscribe_async(move |o| voice_output(o, first)) {
@@ -130,10 +192,17 @@ pub async fn run(
                 on_event(ev, &mut calls, &mut bindings, &ctx).await;
             }
             Some(o) = outputs.recv() => on_output(o, &mut calls, &bindings, &admin),
+            Some(ev) = media.events.recv() => calls.handle_media_event(ev),
         }
         while let Some(action) = calls.poll_action() {
-            perform(action, &commands, &router).await;
+            if let Some(failed) = perform(action, &commands, &router, &mut media).await {
+                calls.handle_media_event(failed);
+            }
         }
+        media
+            .stats
+            .calls
+            .store(calls.call_count() as u64, Ordering::Relaxed);
     }
 }
 
@@ -185,17 +254,24 @@ async fn on_event(
         } => {
             let target = match called.as_deref().and_then(|c| resolve_called(admin, c)) {
                 None => Called::Unknown,
-                Some(CalledTarget::Queue(q)) => {
-                    // TODO(media-prompts): read welcome_prompt, hold_audio, announce_position
-                    // and announce_interval_seconds from the queue's settings.
-                    let audio = QueueAudio::default();
-                    match admin.queue(q) {
-                        Ok(queue) if queue.settings.early_media => {
+                Some(CalledTarget::Queue(q)) => match admin.queue(q) {
+                    Ok(queue) => {
+                        let s = &queue.settings;
+                        let audio = QueueAudio {
+                            welcome: s.welcome_prompt.clone(),
+                            hold: s.hold_audio.clone(),
+                            announce_every: s.announce_position.then(|| {
+                                std::time::Duration::from_secs(s.announce_interval_seconds.into())
+                            }),
+                        };
+                        if s.early_media {
                             Called::QueueEarlyMedia(q, audio)
+                        } else {
+                            Called::Queue(q, audio)
                         }
-                        _ => Called::Queue(q, audio),
                     }
-                }
+                    Err(_) => Called::Queue(q, QueueAudio::default()),
+                },
                 Some(CalledTarget::Agent(a)) => Called::Agent {
                     agent: a,
                     voicemail: voicemail_contact(admin, a, voicemail),
@@ -268,7 +344,14 @@ fn route(router: &RouterHandle, cmd: Command, what: &'static str, interaction: I
     }
 }
 
-async fn perform(action: Action, commands: &mpsc::Sender<SipCommand>, router: &RouterHandle) {
+/// Carries out one action of the flow; a media command that could not be delivered comes
+/// back as the event the flow must see.
+async fn perform(
+    action: Action,
+    commands: &mpsc::Sender<SipCommand>,
+    router: &RouterHandle,
+    media: &mut MediaLink,
+) -> Option<MediaEvent> {
     let cmd = match action {
         Action::Respond {
             txn,
@@ -296,12 +379,13 @@ async fn perform(action: Action, commands: &mpsc::Sender<SipCommand>, router: &R
         Action::HangupCaller(txn) => SipCommand::HangupCaller(txn),
         Action::Arrival { interaction, queue } => {
             let arrival = Arrival::queued(interaction, Channel::Voice, queue);
-            return route(
+            route(
                 router,
                 Command::Arrival(arrival),
                 "call arrival",
                 interaction,
             );
+            return None;
         }
         Action::Redirect { txn, contact } => SipCommand::Respond {
             txn,
@@ -316,59 +400,76 @@ async fn perform(action: Action, commands: &mpsc::Sender<SipCommand>, router: &R
             voicemail,
         } => {
             let arrival = Arrival::direct(interaction, Channel::Voice, agent, voicemail);
-            return route(
+            route(
                 router,
                 Command::Arrival(arrival),
                 "direct call",
                 interaction,
             );
+            return None;
         }
-        Action::Abandon(i) => return route(router, Command::Abandon(i), "abandon", i),
+        Action::Abandon(i) => {
+            route(router, Command::Abandon(i), "abandon", i);
+            return None;
+        }
         Action::Accepted { interaction, agent } => {
-            return route(
+            route(
                 router,
                 Command::Accepted(interaction, agent),
                 "answer",
                 interaction,
-            )
+            );
+            return None;
         }
         Action::Rejected { interaction, agent } => {
-            return route(
+            route(
                 router,
                 Command::Rejected(interaction, agent),
                 "rejection",
                 interaction,
-            )
+            );
+            return None;
         }
-        Action::Completed(i) => return route(router, Command::Completed(i), "completion", i),
-        // Not wired yet: the media io layer is being built.
-        Action::Media(_) => return,
+        Action::Completed(i) => {
+            route(router, Command::Completed(i), "completion", i);
+            return None;
+        }
+        Action::Media(cmd) => return media.send(cmd),
         Action::Dtmf {
             interaction,
             leg,
             digit,
             duration_ms,
         } => {
-            let interaction = interaction.map(|i| i.0);
-            tracing::info!(?interaction, leg = leg.0, %digit, duration_ms, "dtmf");
-            return;
+            match interaction {
+                Some(i) => {
+                    tracing::info!(interaction = i.0, leg = leg.0, %digit, duration_ms, "dtmf")
+                }
+                None => tracing::info!(leg = leg.0, %digit, duration_ms, "dtmf"),
+            }
+            return None;
         }
         Action::MediaTimeout {
             interaction,
             leg,
             silent_secs,
         } => {
-            let interaction = interaction.map(|i| i.0);
-            tracing::info!(?interaction, leg = leg.0, silent_secs, "media timeout");
-            return;
+            match interaction {
+                Some(i) => {
+                    tracing::info!(interaction = i.0, leg = leg.0, silent_secs, "media timeout")
+                }
+                None => tracing::info!(leg = leg.0, silent_secs, "media timeout"),
+            }
+            return None;
         }
         Action::MediaExhausted { txn } => {
             tracing::warn!(
                 txn = txn.0,
                 "media port pool exhausted: new call refused with 503 (widen media.ports)"
             );
-            return;
+            return None;
         }
     };
     let _ = commands.send(cmd).await;
+    None
 }
