@@ -861,7 +861,10 @@ fn withdrawal_crossing_an_answer_puts_the_caller_back_on_hold_audio() {
 #[test]
 fn positions_follow_arrival_order_and_announcements_repeat_every_interval() {
     let every = Duration::from_secs(30);
-    let mut f = flow_with(PortPool::new(40_000, 40_099, 1).unwrap(), &["moh"]);
+    let mut f = flow_with(
+        PortPool::new(40_000, 40_099, 1).unwrap(),
+        &["moh", "position_intro", "n1", "n2", "position_outro"],
+    );
     let audio = QueueAudio {
         welcome: None,
         hold: "moh".into(),
@@ -928,6 +931,7 @@ fn positions_follow_arrival_order_and_announcements_repeat_every_interval() {
                 },
             });
         }
+        assert_eq!(want.len(), 3, "the prompt set says positions 1 and 2");
         assert_eq!(plays, want);
     }
     f.handle_caller_gone(TxnId(2));
