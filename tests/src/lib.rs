@@ -147,6 +147,11 @@ impl AcdBuilder {
             .env_remove("ACD_ADMIN_TOKEN")
             .env_remove("ACD_CONFIG")
             .env("ACD_LOG", "info")
+            // Each acd of a test process gets its own RTP ports (tests run in parallel, and
+            // two acd handing out the same first port would fail each other's binds); below
+            // the kernel's ephemeral range so no listener on port 0 lands in it. A test's own
+            // `ACD_MEDIA_PORTS` or `--media-ports` wins.
+            .env("ACD_MEDIA_PORTS", default_media_ports())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr_file);
@@ -461,4 +466,13 @@ pub fn expect_problem(response: reqwest::blocking::Response, status: u16) -> ser
     assert!(body["title"].is_string(), "body: {body}");
     assert!(body["detail"].is_string(), "body: {body}");
     body
+}
+
+/// A block of 64 RTP ports in 30000–32767 for the next acd this process starts.
+fn default_media_ports() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let block = (std::process::id().wrapping_mul(7).wrapping_add(n)) % 43;
+    let first = 30_000 + block * 64;
+    format!("{first}-{}", first + 63)
 }

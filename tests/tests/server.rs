@@ -312,14 +312,14 @@ fn unbindable_admin_address_fails_with_a_clear_message() {
 fn media_stats_report_the_configured_port_pool_and_no_calls() {
     let acd = Acd::builder()
         .arg("--media-ports")
-        .arg("31000-31099")
+        .arg("25000-25099")
         .arg("--media-threads")
         .arg("2")
         .start();
     assert!(
         acd.stdout_lines()
             .iter()
-            .any(|l| l.starts_with("media listening on ") && l.ends_with(" ports 31000-31099")),
+            .any(|l| l.starts_with("media listening on ") && l.ends_with(" ports 25000-25099")),
         "{:?}",
         acd.stdout_lines()
     );
