@@ -362,6 +362,23 @@ impl Acd {
         }
     }
 
+    /// The process id (to read `/proc/PID/status`, e.g. its resident memory).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Resident memory in KiB (`VmRSS` in `/proc/PID/status`; Linux only).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("read /proc/PID/status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("VmRSS in /proc/PID/status")
+    }
+
     /// Every stdout line so far.
     pub fn stdout_lines(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()

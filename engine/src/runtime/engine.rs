@@ -24,6 +24,7 @@ use crate::runtime::feed::ConfigFeed;
 use crate::runtime::interactions_io;
 use crate::runtime::media_io::{MediaConfig, MediaIoError, MediaPlane, MediaStats};
 use crate::runtime::presence::Presence;
+use crate::runtime::prompts_io::PromptLibrary;
 use crate::runtime::router_task::{RouterHandle, RouterTask, RouterTaskConfig, TaskError};
 use crate::runtime::sip_bridge::{self, MediaLink};
 use crate::runtime::sip_io::{run_sip, SipConfig, SipIoError};
@@ -75,6 +76,7 @@ impl EngineConfig {
                 bind: config.sip.listen,
                 tcp: config.sip.tcp,
                 advertise: config.sip.advertise,
+                digest_algorithms: config.sip.digest_algorithms.0.clone(),
                 ..SipConfig::default()
             },
             voicemail: config.sip.voicemail.clone(),
@@ -129,6 +131,7 @@ pub struct Engine {
     sip: Option<SipParts>,
     media: Option<MediaPlane>,
     toolbar: Option<Arc<Toolbar>>,
+    prompts: Option<PromptLibrary>,
     media_stats: Arc<MediaStats>,
     sip_addr: Option<SocketAddr>,
     media_ip: IpAddr,
@@ -155,6 +158,7 @@ impl Engine {
             sip: None,
             media: None,
             toolbar: None,
+            prompts: None,
             media_stats: Arc::new(MediaStats::new(0, Vec::new())),
             sip_addr: None,
             media_ip: IpAddr::from([127, 0, 0, 1]),
@@ -220,15 +224,20 @@ impl Engine {
         engine.media_ip = cfg.media.advertise.0.unwrap_or(sip.contact.ip());
         // Who keeps an agent logged in: its SIP registration, its toolbar session, or both.
         let presence = Arc::new(Presence::new());
+        // What queue callers hear: the built-ins overlaid with uploads, swapped whole on change.
+        let prompts = {
+            let admin = admin.clone();
+            tokio::task::spawn_blocking(move || PromptLibrary::start(admin)).await??
+        };
         let flow = CallFlowConfig {
             media_addr: engine.media_ip,
             voicemail: cfg.voicemail.clone(),
-            // TODO(media-flow): hand the call flow its port pool (`pool`, split over the media
-            // threads as the shards are) and the prompt set here once `CallFlowConfig` has
-            // those fields; until then SDP names the placeholder `media_port`.
+            // The flow owns the pool: it splits ports over the shards as the shard threads do.
+            pool,
+            prompts: prompts.prompts(),
             ..CallFlowConfig::default()
         };
-        drop(pool);
+        engine.prompts = Some(prompts);
         sip_rt.spawn(sip_bridge::run(
             sip.events,
             sip.commands,
@@ -328,11 +337,15 @@ impl Engine {
             drop(sip.thread_stop);
         }
         let media = self.media.take();
+        let prompts = self.prompts.take();
         let feed = self.feed.take();
         let router = self.router.take();
         let _ = tokio::task::spawn_blocking(move || {
             if let Some(m) = media {
                 m.shutdown();
+            }
+            if let Some(p) = prompts {
+                p.stop();
             }
             if let Some(f) = feed {
                 f.stop();

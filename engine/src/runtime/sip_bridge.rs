@@ -193,6 +193,10 @@ pub async fn run(
             }
             Some(o) = outputs.recv() => on_output(o, &mut calls, &bindings, &admin),
             Some(ev) = media.events.recv() => calls.handle_media_event(ev),
+            // The call flow's own timers (position announcements); far away when none is set.
+            _ = tokio::time::sleep_until(flow_deadline(&calls)) => {
+                calls.handle_timeout(std::time::Instant::now());
+            }
         }
         while let Some(action) = calls.poll_action() {
             if let Some(failed) = perform(action, &commands, &router, &mut media).await {
@@ -204,6 +208,13 @@ pub async fn run(
             .calls
             .store(calls.call_count() as u64, Ordering::Relaxed);
     }
+}
+
+/// When the call flow next needs `handle_timeout` (an hour away when it has no timer, so
+/// the select simply re-arms).
+fn flow_deadline(calls: &CallFlow) -> tokio::time::Instant {
+    let far = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+    tokio::time::Instant::from_std(calls.poll_timeout().unwrap_or(far))
 }
 
 /// What the event handler reads.
