@@ -21,7 +21,7 @@
 # Columns (TSV on stdout and in $OUT/results.tsv):
 #   sent_pps      packets loadgen sent in the window / s (below 100 x calls: loadgen starved)
 #   relayed_pps   stamped packets received back by loadgen that were sent in the window / s
-#   loss_pct      1 - received/sent for packets sent in the window (300 ms drain after it)
+#   loss_pct      1 - received/sent for packets sent in the window (2 s drain after it)
 #   delay_*_us    one-way delay loadgen -> relay -> loadgen, from the send time carried in
 #                 each payload (same clock), hdrhistogram; includes loopback twice
 #   relay_cpu_pct relay process CPU (utime+stime, all threads, /proc/PID/stat) over the
