@@ -29,7 +29,8 @@
 #   cpu_us_per_pkt that CPU divided by the relayed packets
 #   loadgen_cpu_pct the load generator's own CPU (the box has 2 cores: when relay + loadgen
 #                 approach 200%, the numbers say more about the box than the relay)
-#   foreign_pkts  packets without a loadgen stamp (e.g. queue audio from acd) in the window
+#   foreign_pkts  datagrams without a loadgen stamp during the window (the relay's own audio,
+#                 e.g. queue audio from acd, or RTCP sent to an RTP port)
 #
 # Knobs (environment):
 #   STEPS        concurrent calls per step              ["250,500,1000,1500,2000,3000"]
