@@ -21,7 +21,7 @@
 # Columns (TSV on stdout and in $OUT/results.tsv):
 #   sent_pps      packets loadgen sent in the window / s (below 100 x calls: loadgen starved)
 #   relayed_pps   stamped packets received back by loadgen that were sent in the window / s
-#   loss_pct      1 - received/sent for packets sent in the window (300 ms drain after it)
+#   loss_pct      1 - received/sent for packets sent in the window (2 s drain after it)
 #   delay_*_us    one-way delay loadgen -> relay -> loadgen, from the send time carried in
 #                 each payload (same clock), hdrhistogram; includes loopback twice
 #   relay_cpu_pct relay process CPU (utime+stime, all threads, /proc/PID/stat) over the
@@ -29,7 +29,8 @@
 #   cpu_us_per_pkt that CPU divided by the relayed packets
 #   loadgen_cpu_pct the load generator's own CPU (the box has 2 cores: when relay + loadgen
 #                 approach 200%, the numbers say more about the box than the relay)
-#   foreign_pkts  packets without a loadgen stamp (e.g. queue audio from acd) in the window
+#   foreign_pkts  datagrams without a loadgen stamp during the window (the relay's own audio,
+#                 e.g. queue audio from acd, or RTCP sent to an RTP port)
 #
 # Knobs (environment):
 #   STEPS        concurrent calls per step              ["250,500,1000,1500,2000,3000"]

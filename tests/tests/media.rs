@@ -123,6 +123,13 @@ fn hears(r: &[Received], hz: f64, n: usize) -> bool {
     tones.len() >= n && tones[tones.len() - n..].iter().all(|t| *t == Some(hz))
 }
 
+/// The last lines of acd's log, for failure messages.
+fn log_tail(acd: &Acd) -> String {
+    let log = acd.stderr();
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
 fn describe(r: &[Received]) -> String {
     let tones = rtp::per_packet_tones(r, &TONES);
     let tail: Vec<_> = tones.iter().rev().take(10).collect();
@@ -168,8 +175,11 @@ fn caller_and_agent_each_hear_the_others_tone() {
     let b = bridged_call(&acd, json!({}), Law::Pcmu);
     assert!(
         b.phone.rtp.wait_for(WAIT, |r| hears(r, CALLER_HZ, 10)),
-        "the agent hears the caller's 1 kHz: {}",
-        describe(&b.phone.rtp.received())
+        "the agent hears the caller's 1 kHz: {}\ncaller sends to {}, agent to {}\nacd log:\n{}",
+        describe(&b.phone.rtp.received()),
+        rtp_target(&b.caller_dialog),
+        b.agent_leg,
+        log_tail(&acd)
     );
     assert!(
         b.caller.rtp.wait_for(WAIT, |r| hears(r, AGENT_HZ, 10)),
@@ -435,7 +445,7 @@ fn the_port_pool_is_whole_after_1000_calls() {
 #[test]
 fn a_new_call_gets_503_when_the_port_pool_is_exhausted_and_succeeds_once_ports_return() {
     // One RTP/RTCP pair: the first (queued, unanswered by any agent) call holds it.
-    let acd = start(22600, 2, &[]);
+    let acd = start(22600, 2, &[("ACD_MEDIA_THREADS", "1")]);
     voice::queue_with_did(&acd, NUMBER, json!({}));
     let mut first = Party::new(&acd, 0xCA17);
     let mut d = dial(&mut first, &[Law::Pcmu]);
