@@ -322,6 +322,33 @@ pub(crate) async fn dispatch(state: &AppState, req: ApiRequest) -> Result<Respon
             Ok(http::no_content())
         }
 
+        Op::ListPrompts => list_all(state, Admin::list_prompts).await,
+        Op::GetPrompt => {
+            let name = req.params[0].clone();
+            let bytes = blocking(state, move |a| a.prompt(&name)).await?;
+            let mut response = warp::http::Response::new(bytes).into_response();
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/wav"));
+            Ok(response)
+        }
+        Op::PutPrompt => {
+            req.require_content_type(crate::routes::WAV_TYPES)?;
+            let name = req.params[0].clone();
+            let bytes = req.body.clone();
+            let (info, is_new) = blocking(state, move |a| a.put_prompt(&name, &bytes)).await?;
+            if is_new {
+                created(&info)
+            } else {
+                ok(&info)
+            }
+        }
+        Op::DeletePrompt => {
+            let name = req.params[0].clone();
+            blocking(state, move |a| a.delete_prompt(&name)).await?;
+            Ok(http::no_content())
+        }
+
         Op::ListTeams => list_all(state, Admin::teams).await,
         Op::CreateTeam => create_one(state, &req, Admin::create_team).await,
         Op::GetTeam => read_one(state, TeamId(req.id(0)?), Admin::team),

@@ -182,6 +182,33 @@ impl ApiRequest {
         Query::parse(&self.query, self.route)
     }
 
+    /// 415 unless the declared content type is one of `allowed` (parameters ignored).
+    pub(crate) fn require_content_type(&self, allowed: &[&str]) -> Result<(), Problem> {
+        let content_type = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if allowed.contains(&essence.as_str()) {
+            return Ok(());
+        }
+        Err(Problem::unsupported_media(format!(
+            "expected `Content-Type: {}`, got `{}`",
+            allowed.first().copied().unwrap_or(""),
+            if content_type.is_empty() {
+                "(none)"
+            } else {
+                content_type
+            }
+        )))
+    }
+
     /// Decodes the JSON body into `T`: 415 for a non-JSON content type, 400 for malformed JSON
     /// (naming line and column), 422 for a well-formed body of the wrong shape (naming the field).
     pub(crate) fn json<T: DeserializeOwned + Serialize>(&self) -> Result<T, Problem> {

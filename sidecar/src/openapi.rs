@@ -57,7 +57,7 @@ fn operation(route: &Route) -> Value {
     let mut parameters: Vec<Value> = route
         .param_names()
         .map(|name| {
-            let schema = if name == "number" {
+            let schema = if name == "number" || name == "name" {
                 json!({"type": "string"})
             } else {
                 json!({"type": "integer", "format": "int64", "minimum": 0})
@@ -97,6 +97,10 @@ fn responses(route: &Route) -> Value {
         Some(content) => json!({"description": "Success", "content": content}),
         None => json!({"description": "Success, no body"}),
     };
+    if route.request == Payload::Audio {
+        // An upload under a name that already plays something replaces it.
+        out.insert("200".to_owned(), ok.clone());
+    }
     out.insert(route.status.to_string(), ok);
     let mut errors = vec![401u16];
     if route.param_names().next().is_some() || !route.query.is_empty() {
@@ -105,6 +109,7 @@ fn responses(route: &Route) -> Value {
     match route.request {
         Payload::Json(_) | Payload::JsonList(_) => errors.extend([400, 409, 413, 415, 422]),
         Payload::Image => errors.extend([413, 415]),
+        Payload::Audio => errors.extend([413, 415, 422]),
         Payload::Empty => {}
     }
     if route.verb.as_str() == "DELETE" {
@@ -140,6 +145,17 @@ fn content(payload: Payload) -> Option<Value> {
             "image/png": {"schema": {"type": "string", "format": "binary"}},
             "image/jpeg": {"schema": {"type": "string", "format": "binary"}}
         })),
+        Payload::Audio => Some(Value::Object(
+            crate::routes::WAV_TYPES
+                .iter()
+                .map(|t| {
+                    (
+                        (*t).to_owned(),
+                        json!({"schema": {"type": "string", "format": "binary"}}),
+                    )
+                })
+                .collect(),
+        )),
     }
 }
 

@@ -16,6 +16,12 @@ pub const JSON_LIMIT: usize = 1024 * 1024;
 /// Largest avatar accepted (8 MiB, as the reference pages say).
 pub const AVATAR_LIMIT: usize = acd_engine::admin::AVATAR_MAX_BYTES;
 
+/// Largest prompt accepted (ten minutes of 8 kHz 16-bit audio plus headers).
+pub const PROMPT_LIMIT: usize = acd_engine::admin::PROMPT_MAX_BYTES;
+
+/// Media types a prompt upload may declare (`audio/wav` and its historical aliases).
+pub const WAV_TYPES: &[&str] = &["audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"];
+
 /// HTTP methods the API uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verb {
@@ -59,6 +65,8 @@ pub enum Payload {
     JsonList(&'static str),
     /// A PNG or JPEG image.
     Image,
+    /// A WAV file (`audio/wav`).
+    Audio,
 }
 
 /// A query parameter a route takes.
@@ -134,6 +142,10 @@ pub enum Op {
     ListAgentStates,
     GetAgentState,
     GetMediaStats,
+    ListPrompts,
+    GetPrompt,
+    PutPrompt,
+    DeletePrompt,
 }
 
 /// One served route.
@@ -171,6 +183,7 @@ impl Route {
     pub fn body_limit(&self) -> usize {
         match self.request {
             Payload::Image => AVATAR_LIMIT,
+            Payload::Audio => PROMPT_LIMIT,
             Payload::Json(_) | Payload::JsonList(_) => JSON_LIMIT,
             // Bodies on routes that take none are ignored, but still bounded.
             Payload::Empty => JSON_LIMIT,
@@ -366,7 +379,7 @@ macro_rules! route {
     (@q $q:expr) => { $q };
 }
 
-use Payload::{Empty, Image, Json, JsonList};
+use Payload::{Audio, Empty, Image, Json, JsonList};
 
 /// Every route the admin API serves.
 pub static ROUTES: &[Route] = &[
@@ -433,6 +446,11 @@ pub static ROUTES: &[Route] = &[
     route!(Get "/stats/queues" ListQueueStats "stats" "Live statistics of every queue (fresh: reflects every command the router received before this request)", Empty => 200 Json("QueueStatsList")),
     route!(Get "/queues/{id}/stats" GetQueueStats "stats" "Live statistics of one queue (fresh: reflects every command the router received before this request)", Empty => 200 Json("QueueStats")),
     route!(Get "/stats/agents" ListAgentStates "stats" "Live state and counters of every agent (fresh: reflects every command the router received before this request)", Empty => 200 Json("AgentStateList")),
+    // Prompts: what callers hear in voice queues.
+    route!(Get "/prompts" ListPrompts "prompts" "List the prompts queues can play: the built-ins and uploads, with their durations", Empty => 200 JsonList("PromptInfo")),
+    route!(Get "/prompts/{name}" GetPrompt "prompts" "Download a prompt as a WAV file (an upload as sent; a built-in as 8 kHz mono 16-bit PCM)", Empty => 200 Audio),
+    route!(Put "/prompts/{name}" PutPrompt "prompts" "Upload a prompt: a WAV file, 8000 Hz mono, 16-bit PCM or G.711 µ-law/A-law, at most 10 minutes; name [a-z0-9_]{1,40}. 201 for a new name, 200 when it replaces an upload or a built-in", Audio => 201 Json("PromptInfo")),
+    route!(Delete "/prompts/{name}" DeletePrompt "prompts" "Delete an uploaded prompt; a built-in name plays the built-in again", Empty => 204 Empty),
     route!(Get "/agents/{id}/state" GetAgentState "stats" "Live state and counters of one agent (fresh: reflects every command the router received before this request)", Empty => 200 Json("AgentState")),
     route!(Get "/stats/media" GetMediaStats "stats" "Media plane figures: RTP/RTCP port pairs in the pool and free, legs with open sockets, calls carried", Empty => 200 Json("MediaStats")),
 ];

@@ -9,7 +9,9 @@
 //! unit test checks every example still deserializes. Does not own: validation rules (ranges,
 //! patterns), which the engine reports as problems at run time.
 
-use acd_engine::admin::{AgentPage, AgentQuery, AgentSummary, CreatedAgent};
+use acd_engine::admin::{
+    AgentPage, AgentQuery, AgentSummary, CreatedAgent, PromptInfo, PromptSource,
+};
 use acd_engine::common::{AgentId, CampaignId, QueueId, SkillId, TeamId};
 use acd_engine::model::*;
 use serde::de::DeserializeOwned;
@@ -184,6 +186,17 @@ pub(crate) fn components() -> Value {
             &AvatarInfo {
                 media_type: ImageType::Png,
                 size: 1,
+            },
+            Use::Response,
+        ),
+    );
+    add(
+        "PromptInfo",
+        schema(
+            &PromptInfo {
+                name: "welcome".into(),
+                source: PromptSource::Builtin,
+                duration_ms: 5_648,
             },
             Use::Response,
         ),

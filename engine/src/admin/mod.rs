@@ -11,12 +11,14 @@
 //! and one lock keeps uniqueness checks and the change feed trivially ordered. Password hashing
 //! (slow on purpose) runs outside the lock.
 
+mod prompts;
 mod records;
 mod search;
 mod secrets;
 #[cfg(test)]
 mod tests;
 
+pub use prompts::{PromptInfo, PromptSource, PROMPT_MAX_BYTES};
 pub use search::{
     AgentPage, AgentQuery, AgentSummary, SortKey, SortOrder, StatusFilter, DEFAULT_LIMIT, MAX_LIMIT,
 };
@@ -166,6 +168,9 @@ pub enum ConfigEvent {
     PauseReasonDeleted(PauseReasonId),
     /// Organisation settings changed.
     OrgSettingsChanged(Arc<OrgSettings>),
+    /// The prompt of this name was uploaded, replaced or deleted (a deleted built-in name
+    /// plays the built-in again): rebuild it from [`Admin::prompt_samples`].
+    PromptChanged(String),
 }
 
 /// Everything configured, at one instant (the starting point for a [`ConfigEvent`] stream).
@@ -234,6 +239,7 @@ pub(crate) mod keyspace {
     pub(crate) const MEMBERS: &str = "members";
     pub(crate) const NUMBERS: &str = "numbers";
     pub(crate) const META: &str = "meta";
+    pub(crate) const PROMPTS: &str = "prompts";
 }
 const META_ORG: &[u8] = b"org";
 const META_NEXT: &[u8] = b"next_ids";
@@ -271,6 +277,8 @@ struct State {
     members: BTreeMap<(QueueId, AgentId), QueueMember>,
     numbers: BTreeMap<String, Number>,
     org: OrgSettings,
+    /// Uploaded prompts: name → duration in ms (the WAV bytes stay in the store).
+    prompts: BTreeMap<String, u64>,
     next: NextIds,
     subscribers: Vec<Sender<ConfigEvent>>,
 }
@@ -406,6 +414,7 @@ impl Admin {
             let n: Number = decode(keyspace::NUMBERS, &k, &v)?;
             st.numbers.insert(n.number.clone(), n);
         }
+        prompts::load(&*store, &mut st)?;
         if let Some(v) = store.get(keyspace::META, META_ORG)? {
             st.org = decode(keyspace::META, META_ORG, &v)?;
         }

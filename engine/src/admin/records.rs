@@ -192,6 +192,7 @@ fn agents_using(st: &State, what: &str, pred: impl Fn(&Agent) -> bool) -> Option
 fn no_cross<S>(_: &State, _: &S, _: Option<u64>, _: &mut Errors) {}
 
 fn queue_cross(st: &State, q: &QueueSettings, _self_id: Option<u64>, e: &mut Errors) {
+    st.check_queue_prompts(e, q);
     if let OverflowAction::Queue { queue } = &q.overflow_action {
         match st.queues.get(&queue.0) {
             None => e.push(

@@ -176,6 +176,17 @@ settings! {
         /// Progress`), and are answered (`200`) only when an agent answers: carriers bill
         /// only answered calls and a caller can still CANCEL. Off: callers are answered at once.
         pub early_media: bool = false,
+        /// Voice: the prompt a caller hears on entering the queue (a built-in or uploaded
+        /// prompt name, `[a-z0-9_]{1,40}`); `None` plays none.
+        pub welcome_prompt: Option<String> = Some("welcome".to_owned()),
+        /// Voice: what a waiting caller hears after the welcome, looped: `moh` (built-in music
+        /// on hold), `ringback` (built-in ringing tone) or an uploaded prompt's name.
+        pub hold_audio: String = "moh".to_owned(),
+        /// Voice: tell waiting callers their position and expected wait, every
+        /// `announce_interval_seconds`.
+        pub announce_position: bool = false,
+        /// Seconds between position announcements (10–600).
+        pub announce_interval_seconds: u32 = 30,
     }
 }
 

@@ -469,6 +469,40 @@ queue_rule!(queue_service_level, "service_level_seconds", rules::RANGE,
 queue_rule!(queue_priority, "priority", rules::RANGE,
     ok: |q| q.priority = 100,
     bad: |q| q.priority = 101);
+queue_rule!(queue_announce_interval_low, "announce_interval_seconds", rules::RANGE,
+    ok: |q| q.announce_interval_seconds = 10,
+    bad: |q| q.announce_interval_seconds = 9);
+queue_rule!(queue_announce_interval_high, "announce_interval_seconds", rules::RANGE,
+    ok: |q| { q.announce_interval_seconds = 600; q.announce_position = true; },
+    bad: |q| q.announce_interval_seconds = 601);
+queue_rule!(queue_welcome_prompt_name, "welcome_prompt", rules::CHARSET,
+    ok: |q| q.welcome_prompt = Some("spring_sale_2".into()),
+    bad: |q| q.welcome_prompt = Some("Spring sale".into()));
+queue_rule!(queue_welcome_prompt_length, "welcome_prompt", rules::CHARSET,
+    ok: |q| q.welcome_prompt = None,
+    bad: |q| q.welcome_prompt = Some("a".repeat(41)));
+queue_rule!(queue_welcome_prompt_not_empty, "welcome_prompt", rules::REQUIRED,
+    ok: |q| q.welcome_prompt = Some("a".repeat(40)),
+    bad: |q| q.welcome_prompt = Some(String::new()));
+queue_rule!(queue_hold_audio_name, "hold_audio", rules::CHARSET,
+    ok: |q| q.hold_audio = "ringback".into(),
+    bad: |q| q.hold_audio = "../moh".into());
+
+#[test]
+fn queue_audio_defaults_are_welcome_then_music_on_hold_without_announcements() {
+    let q = QueueSettings::default();
+    assert_eq!(q.welcome_prompt.as_deref(), Some("welcome"));
+    assert_eq!(q.hold_audio, "moh");
+    assert!(!q.announce_position);
+    assert_eq!(q.announce_interval_seconds, 30);
+    // A patch can clear the welcome prompt with null and leaves absent fields alone.
+    let patch: QueuePatch = serde_json::from_str(r#"{"welcome_prompt": null}"#).unwrap();
+    let mut q2 = q.clone();
+    patch.apply_to(&mut q2);
+    assert_eq!(q2.welcome_prompt, None);
+    assert_eq!(q2.hold_audio, "moh");
+}
+
 queue_rule!(queue_skill_min_level, "skill_requirements[0].min_level", rules::RANGE,
     ok: |q| q.skill_requirements = vec![SkillRequirement { skill: SkillId(1), min_level: 1, relax: vec![] }],
     bad: |q| q.skill_requirements = vec![SkillRequirement { skill: SkillId(1), min_level: 0, relax: vec![] }]);

@@ -66,6 +66,8 @@ pub mod rules {
     pub const WRONG_PASSWORD: Rule = "wrong_password";
     /// A search parameter is invalid.
     pub const QUERY: Rule = "query";
+    /// An uploaded audio file is not a WAV in a format acd plays.
+    pub const AUDIO_FORMAT: Rule = "audio_format";
 }
 
 /// One failed rule on one field.
@@ -537,6 +539,17 @@ pub fn check_queue(e: &mut Errors, q: &QueueSettings, self_id: Option<crate::com
     check_range(e, "reject_delay_seconds", q.reject_delay_seconds, 0, 3600);
     check_range(e, "service_level_seconds", q.service_level_seconds, 1, 3600);
     check_range(e, "priority", q.priority, 0, 100);
+    if let Some(p) = &q.welcome_prompt {
+        check_prompt_name(e, "welcome_prompt", p);
+    }
+    check_prompt_name(e, "hold_audio", &q.hold_audio);
+    check_range(
+        e,
+        "announce_interval_seconds",
+        q.announce_interval_seconds,
+        10,
+        600,
+    );
     check_unique(
         e,
         "skill_requirements",
@@ -556,6 +569,28 @@ pub fn check_queue(e: &mut Errors, q: &QueueSettings, self_id: Option<crate::com
             last = (step.after_seconds, step.min_level);
         }
     }
+}
+
+/// The longest prompt name.
+pub const PROMPT_NAME_MAX: usize = 40;
+
+/// A prompt name: 1–40 of `a-z`, `0-9` and `_` (it is also a path segment and a store key).
+pub fn is_prompt_name(name: &str) -> bool {
+    (1..=PROMPT_NAME_MAX).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// A prompt name (see [`is_prompt_name`]).
+pub fn check_prompt_name(e: &mut Errors, field: &str, name: &str) {
+    if name.is_empty() {
+        e.push(field, rules::REQUIRED, "a prompt name is required");
+        return;
+    }
+    e.check(is_prompt_name(name), field, rules::CHARSET, || {
+        format!("a prompt name is 1 to {PROMPT_NAME_MAX} of a-z, 0-9 and _")
+    });
 }
 
 /// Membership settings.

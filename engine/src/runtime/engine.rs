@@ -2,7 +2,7 @@
 //!
 //! Owns the lifetimes of: the router's owner thread and the configuration feed that keeps it in
 //! step with the admin; the SIP stack on its own thread (sockets, endpoint task, the bridge
-//! running the call flow); the media shard threads; agent presence; the chat/email
+//! running the call flow); the media shard threads; the prompt library; agent presence; the chat/email
 //! interaction log with its persister and the recovery of what it holds; the toolbar service.
 //! Front ends get what they serve from here: an `Arc<Admin>` for configuration, a
 //! [`RouterHandle`] for routing, the [`Toolbar`] for the engine API, [`MediaStats`] for the
@@ -24,6 +24,7 @@ use crate::runtime::feed::ConfigFeed;
 use crate::runtime::interactions_io;
 use crate::runtime::media_io::{MediaConfig, MediaIoError, MediaPlane, MediaStats};
 use crate::runtime::presence::Presence;
+use crate::runtime::prompts_io::PromptLibrary;
 use crate::runtime::router_task::{RouterHandle, RouterTask, RouterTaskConfig, TaskError};
 use crate::runtime::sip_bridge::{self, MediaLink};
 use crate::runtime::sip_io::{run_sip, SipConfig, SipIoError};
@@ -129,6 +130,7 @@ pub struct Engine {
     sip: Option<SipParts>,
     media: Option<MediaPlane>,
     toolbar: Option<Arc<Toolbar>>,
+    prompts: Option<PromptLibrary>,
     media_stats: Arc<MediaStats>,
     sip_addr: Option<SocketAddr>,
     media_ip: IpAddr,
@@ -155,6 +157,7 @@ impl Engine {
             sip: None,
             media: None,
             toolbar: None,
+            prompts: None,
             media_stats: Arc::new(MediaStats::new(0, Vec::new())),
             sip_addr: None,
             media_ip: IpAddr::from([127, 0, 0, 1]),
@@ -176,7 +179,8 @@ impl Engine {
             tokio::task::spawn_blocking(move || Engine::start_routing(admin, &cfg)).await??
         };
 
-        // Media: the pool decides which shard owns a port; the shard threads use the same map.
+        // Media: the pool decides which shard owns a port; the shard threads use the same map,
+        // and the call flow owns the pool.
         let threads = cfg.media.thread_count();
         let pool = PortPool::new(cfg.media.ports.first, cfg.media.ports.last, threads)?;
         let mut plane = MediaPlane::start(MediaConfig {
@@ -220,15 +224,20 @@ impl Engine {
         engine.media_ip = cfg.media.advertise.0.unwrap_or(sip.contact.ip());
         // Who keeps an agent logged in: its SIP registration, its toolbar session, or both.
         let presence = Arc::new(Presence::new());
+        // The prompts queue callers hear: built-ins overlaid with uploads, kept current.
+        let prompts = {
+            let admin = admin.clone();
+            tokio::task::spawn_blocking(move || PromptLibrary::start(admin)).await??
+        };
         let flow = CallFlowConfig {
             media_addr: engine.media_ip,
+            // The flow owns the pool from here on; the shards follow the same shard map.
+            pool,
+            prompts: prompts.prompts(),
             voicemail: cfg.voicemail.clone(),
-            // TODO(media-flow): hand the call flow its port pool (`pool`, split over the media
-            // threads as the shards are) and the prompt set here once `CallFlowConfig` has
-            // those fields; until then SDP names the placeholder `media_port`.
             ..CallFlowConfig::default()
         };
-        drop(pool);
+        engine.prompts = Some(prompts);
         sip_rt.spawn(sip_bridge::run(
             sip.events,
             sip.commands,
@@ -328,11 +337,15 @@ impl Engine {
             drop(sip.thread_stop);
         }
         let media = self.media.take();
+        let prompts = self.prompts.take();
         let feed = self.feed.take();
         let router = self.router.take();
         let _ = tokio::task::spawn_blocking(move || {
             if let Some(m) = media {
                 m.shutdown();
+            }
+            if let Some(p) = prompts {
+                p.stop();
             }
             if let Some(f) = feed {
                 f.stop();
@@ -351,6 +364,9 @@ impl Engine {
         }
         if let Some(m) = self.media.take() {
             m.shutdown();
+        }
+        if let Some(p) = self.prompts.take() {
+            p.stop();
         }
         if let Some(feed) = self.feed.take() {
             feed.stop();

@@ -14,6 +14,8 @@
 //! - [`engine`]: starts and stops the admin service, the router task and the feed together.
 //! - [`feed`]: converts the admin model into router settings and keeps the router in step with
 //!   every admin change.
+//! - [`prompts_io`]: the live prompt set (built-ins overlaid with uploads), rebuilt on every
+//!   prompt change.
 
 pub mod directory;
 pub mod engine;
@@ -21,6 +23,7 @@ pub mod feed;
 pub mod interactions_io;
 pub mod media_io;
 pub mod presence;
+pub mod prompts_io;
 pub mod router_task;
 pub mod sip_bridge;
 pub mod sip_io;

@@ -21,7 +21,7 @@ use crate::runtime::media_io::{MediaHandle, MediaStats};
 use crate::runtime::presence::{Presence, Source};
 use crate::runtime::router_task::{Command, RouterHandle};
 use crate::runtime::sip_io::SipCommand;
-use crate::sip::b2bua::{Action, AgentTarget, CallFlow, CallFlowConfig, Called};
+use crate::sip::b2bua::{Action, AgentTarget, CallFlow, CallFlowConfig, Called, QueueAudio};
 use crate::sip::endpoint::EndpointEvent;
 use crate::sip::header::parse_uri;
 use crate::sip::registrar::{Binding, RegistrarEvent};
@@ -37,8 +37,6 @@ pub struct MediaLink {
     handle: MediaHandle,
     events: mpsc::Receiver<MediaEvent>,
     stats: Arc<MediaStats>,
-    /// Legs opened and not released yet (each holds one pool port pair).
-    legs_held: u64,
 }
 
 impl MediaLink {
@@ -52,7 +50,6 @@ impl MediaLink {
             handle,
             events,
             stats,
-            legs_held: 0,
         }
     }
 
@@ -60,19 +57,6 @@ impl MediaLink {
     /// shard stopped) is logged; for an `Open` the flow gets [`MediaEvent::Failed`] back so
     /// the call does not wait for audio that will not come.
     fn send(&mut self, cmd: MediaCommand) -> Option<MediaEvent> {
-        // The pool's count follows the flow's commands: every leg it allocates it opens, and
-        // every leg it releases it releases here.
-        // TODO(media-flow): read `PortPool::available()` from the call flow once it owns the
-        // pool, instead of counting commands.
-        match &cmd {
-            MediaCommand::Open { .. } => self.legs_held += 1,
-            MediaCommand::Release { .. } => self.legs_held = self.legs_held.saturating_sub(1),
-            _ => {}
-        }
-        let total = self.stats.ports_total.load(Ordering::Relaxed);
-        self.stats
-            .ports_free
-            .store(total.saturating_sub(self.legs_held), Ordering::Relaxed);
         let leg = cmd.leg();
         let open = matches!(cmd, MediaCommand::Open { .. });
         match self.handle.send(cmd) {
@@ -154,6 +138,10 @@ fn agent_target(
         aor: format!("sip:{}@{host}", a.extension),
         codecs: a.profile.voice.allowed_codecs.clone(),
         webrtc: a.profile.typology == crate::model::Typology::Webrtc,
+        nat: matches!(
+            a.profile.voice.nat,
+            crate::model::Nat::Yes | crate::model::Nat::Comedia | crate::model::Nat::ForceRport
+        ),
     })
 }
 
@@ -189,16 +177,30 @@ pub async fn run(
             }
             Some(o) = outputs.recv() => on_output(o, &mut calls, &bindings, &admin),
             Some(ev) = media.events.recv() => calls.handle_media_event(ev),
+            _ = sleep_until(calls.poll_timeout()) => {
+                calls.handle_timeout(std::time::Instant::now());
+            }
         }
         while let Some(action) = calls.poll_action() {
             if let Some(failed) = perform(action, &commands, &router, &mut media).await {
                 calls.handle_media_event(failed);
             }
         }
-        media
-            .stats
+        let stats = &media.stats;
+        stats
             .calls
             .store(calls.call_count() as u64, Ordering::Relaxed);
+        stats
+            .ports_free
+            .store(calls.pool().available() as u64, Ordering::Relaxed);
+    }
+}
+
+/// Sleeps until `at`, or forever when there is no timer.
+async fn sleep_until(at: Option<std::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -251,8 +253,22 @@ async fn on_event(
             let target = match called.as_deref().and_then(|c| resolve_called(admin, c)) {
                 None => Called::Unknown,
                 Some(CalledTarget::Queue(q)) => match admin.queue(q) {
-                    Ok(queue) if queue.settings.early_media => Called::QueueEarlyMedia(q),
-                    _ => Called::Queue(q),
+                    Ok(queue) => {
+                        let s = &queue.settings;
+                        let audio = QueueAudio {
+                            welcome: s.welcome_prompt.clone(),
+                            hold: s.hold_audio.clone(),
+                            announce_every: s.announce_position.then(|| {
+                                std::time::Duration::from_secs(s.announce_interval_seconds.into())
+                            }),
+                        };
+                        if s.early_media {
+                            Called::QueueEarlyMedia(q, audio)
+                        } else {
+                            Called::Queue(q, audio)
+                        }
+                    }
+                    Err(_) => Called::Queue(q, QueueAudio::default()),
                 },
                 Some(CalledTarget::Agent(a)) => Called::Agent {
                     agent: a,
@@ -260,13 +276,14 @@ async fn on_event(
                 },
             };
             let caller = caller.as_deref().unwrap_or("anonymous");
-            calls.handle_invite(txn, target, caller, &body);
+            calls.handle_invite(std::time::Instant::now(), txn, target, caller, &body);
         }
         EndpointEvent::Confirmed(txn) => calls.handle_confirmed(txn),
         EndpointEvent::Bye(txn) | EndpointEvent::Cancelled(txn) => calls.handle_caller_gone(txn),
         EndpointEvent::NoAck(txn) => calls.handle_no_ack(txn),
         EndpointEvent::LegRinging(_) => {}
-        EndpointEvent::LegAnswered { leg, .. } => calls.handle_leg_answered(leg),
+        EndpointEvent::LegAnswered { leg, body } => calls.handle_leg_answered(leg, &body),
+        EndpointEvent::ReInvite { txn, side, body } => calls.handle_reinvite(txn, side, &body),
         EndpointEvent::LegFailed { leg, code } => {
             tracing::debug!(leg = leg.0, code, "agent leg failed");
             calls.handle_leg_failed(leg)

@@ -1,9 +1,10 @@
 //! The B2BUA call flow, sans-IO: which answer a caller's INVITE gets, when a call becomes a
 //! voice interaction in the routing core, how the router's offers become INVITEs to agents,
-//! and how the two legs are joined and ended.
+//! how the two legs are joined and ended, and what the media plane must do for each call.
 //!
 //! Owns the table of calls (keyed by the caller's INVITE server transaction), the legs placed
-//! to agents (ids chosen here, so placing a leg needs no round trip), and the rules:
+//! to agents (ids chosen here, so placing a leg needs no round trip), the RTP port pool (every
+//! leg's media port, see [`crate::media::PortPool`]), and the rules:
 //! - A queue's DID: `180`, then `200` with an SDP answer limited to the configured codecs; the
 //!   caller's ACK makes the call a queued voice interaction (`Arrival`). A queue set to early
 //!   media answers `183` with the SDP instead and queues the call at once; the caller gets the
@@ -12,39 +13,84 @@
 //!   caller is answered only when the agent answers; a refusal (busy, paused, logged out, do
 //!   not disturb) is `486 Busy Here`, an unanswered ring `480 Temporarily Unavailable` (acd
 //!   has no voicemail server: the voicemail fallback answers the same way).
-//! - The router's `Offer` places an INVITE to the agent's most recent registration, offering
-//!   the agent's allowed codecs (the caller's codec first when the agent allows it). An agent
-//!   with no live registration is not called: the offer rings out on the router's timer.
+//! - The router's `Offer` places an INVITE to the agent's most recent registration. Only what
+//!   can work is offered: the caller's codec (plus the other G.711 law when the caller's is
+//!   G.711: the media plane transcodes) within the agent's allowed codecs, and
+//!   telephone-event; nothing left, or no free port on the call's media shard, and the leg is
+//!   not placed (a rejection). An agent with no live registration is not called: the offer
+//!   rings out on the router's timer.
 //! - `CancelOffer` ends that leg (CANCEL, or BYE if it had just been answered). A leg's
-//!   failure (486/480/603/any final >= 300, or no answer at all) is a rejection. The first 2xx
-//!   is the answer (`Accepted`); any later 2xx on the same call (a ring-all race) is
-//!   acknowledged and hung up, so exactly one agent is bridged.
+//!   failure (486/480/603/any final >= 300, no answer at all, or an answer naming no codec we
+//!   offered) is a rejection. The first 2xx is the answer (`Accepted`); any later 2xx on the
+//!   same call (a ring-all race) is acknowledged and hung up, so exactly one agent is bridged.
 //! - A BYE from either side of a bridged call ends both legs and completes the interaction
 //!   (the agent goes to wrap-up). A caller's BYE/CANCEL before that is an abandon. When the
 //!   router ends a call itself (overflow, max wait), acd hangs the caller up.
 //!
+//! Media relay is driven from here as [`crate::media::Command`]s (`Action::Media`): every leg
+//! gets a port (the caller's at the INVITE, `503` when the pool is exhausted; each agent leg's
+//! on the caller's shard at the offer), is `Open`ed with what its SDP says, `Update`d by the
+//! agent's answer and by hold/resume re-INVITEs, `Connect`ed at the bridge, and `Release`d
+//! exactly once when its call or leg ends, whatever the path. A waiting queue caller hears
+//! the queue's welcome prompt then its hold audio, with periodic position announcements
+//! ([`CallFlow::handle_timeout`]). Media events ([`CallFlow::handle_media_event`]): DTMF is
+//! reported, a media timeout or a leg that cannot open ends the call. Those parts live in
+//! `b2bua/media.rs`.
+//!
 //! It does not own transactions or dialogs ([`super::endpoint`] does), number resolution (the
-//! caller passes a [`Called`]), registrations (the caller passes an [`AgentTarget`]) or the
-//! router (it emits [`Action`]s the runtime forwards). Media relay is not here.
+//! caller passes a [`Called`]), registrations (the caller passes an [`AgentTarget`]), the
+//! router (it emits [`Action`]s the runtime forwards) or sockets and packets (the media
+//! shards, `crate::runtime::media_io`).
+
+mod media;
+#[cfg(test)]
+mod tests;
 
 use super::endpoint::{LegId, OutgoingInvite, Transport, TxnId};
 use super::sdp::{self, LocalMedia};
 use crate::common::{AgentId, InteractionId, QueueId};
+use crate::media::prompts::PromptSet;
+use crate::media::{Command, LegMedia, MediaLeg, PortPool};
 use crate::model::Codec;
-use std::collections::{HashMap, VecDeque};
+use arc_swap::ArcSwap;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Codecs acd answers callers with until per-queue codec settings exist: G.711 both laws
 /// (every carrier has them), then g722 and gsm.
 pub const DEFAULT_CODECS: [Codec; 4] = [Codec::Ulaw, Codec::Alaw, Codec::G722, Codec::Gsm];
 
+/// What a caller waiting in a queue hears (prompt names, looked up in the prompt set when
+/// played: a missing name is skipped, a missing hold audio falls back to `moh`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueAudio {
+    /// Played once on entry, if any.
+    pub welcome: Option<String>,
+    /// Looped while waiting (`moh`, `ringback` or an uploaded prompt).
+    pub hold: String,
+    /// Position announcements at this interval, if the queue announces.
+    pub announce_every: Option<Duration>,
+}
+
+impl Default for QueueAudio {
+    fn default() -> Self {
+        QueueAudio {
+            welcome: Some("welcome".to_owned()),
+            hold: "moh".to_owned(),
+            announce_every: None,
+        }
+    }
+}
+
 /// Where a called number leads (resolved by the runtime against the admin's numbers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Called {
-    /// A queue's DID.
-    Queue(QueueId),
+    /// A queue's DID, and what its callers hear.
+    Queue(QueueId, QueueAudio),
     /// A queue's DID, the queue set to early media: the caller waits unanswered.
-    QueueEarlyMedia(QueueId),
+    QueueEarlyMedia(QueueId, QueueAudio),
     /// An agent's DID or extension; `voicemail` is where to redirect the caller (a Contact
     /// value) when the agent is unavailable or does not answer.
     Agent {
@@ -72,6 +118,9 @@ pub struct AgentTarget {
     pub codecs: Vec<Codec>,
     /// A WebRTC endpoint (never offered g729).
     pub webrtc: bool,
+    /// The agent is behind NAT (`voice.nat` yes/comedia/force_rport): its media is latched
+    /// (sent to where its packets come from).
+    pub nat: bool,
 }
 
 /// What the runtime must do.
@@ -169,8 +218,10 @@ pub enum Action {
 pub struct CallFlowConfig {
     /// The address put in SDP (c=/o=).
     pub media_addr: IpAddr,
-    /// The RTP port put in SDP.
-    pub media_port: u16,
+    /// The RTP ports handed to legs (the flow owns it from `CallFlow::new` on).
+    pub pool: PortPool,
+    /// The prompts queue callers hear (replaced as a whole when an administrator uploads one).
+    pub prompts: Arc<ArcSwap<PromptSet>>,
     /// Codecs offered/accepted toward callers, in preference order.
     pub codecs: Vec<Codec>,
     /// The first interaction id used; a high base keeps SIP calls clear of ids other
@@ -185,7 +236,8 @@ impl Default for CallFlowConfig {
     fn default() -> Self {
         CallFlowConfig {
             media_addr: IpAddr::from([127, 0, 0, 1]),
-            media_port: 40_000,
+            pool: PortPool::new(20_000, 29_999, 1).expect("20000-29999 holds port pairs"),
+            prompts: Arc::new(ArcSwap::from_pointee(PromptSet::default())),
             codecs: DEFAULT_CODECS.to_vec(),
             first_interaction: 1 << 40,
             voicemail: String::new(),
@@ -211,15 +263,51 @@ enum CallState {
     Bridged(LegId, AgentId),
 }
 
+/// One side's media: its port, what its remote negotiated, our SDP identity toward it.
+#[derive(Debug, Clone)]
+struct Side {
+    media: MediaLeg,
+    remote: LegMedia,
+    local: LocalMedia,
+    /// Codecs this side may use (a re-INVITE may switch among the compatible ones).
+    allowed: Vec<Codec>,
+}
+
+/// A queue call's place and audio.
+#[derive(Debug, Clone)]
+struct Waiting {
+    queue: QueueId,
+    audio: QueueAudio,
+    /// Arrival order in this flow (position announcements).
+    seq: u64,
+    /// The next position announcement, if the queue announces.
+    next_announce: Option<Instant>,
+}
+
 struct Call {
     state: CallState,
     interaction: Option<InteractionId>,
     /// The caller's number, shown to agents.
     caller: String,
-    /// The codec agreed with the caller, offered to agents first.
-    codec: Option<Codec>,
+    /// The caller's media.
+    side: Side,
+    /// Set for queue calls.
+    waiting: Option<Waiting>,
     /// Legs ringing agents.
     ringing: Vec<(LegId, AgentId)>,
+}
+
+/// An agent leg: its call and its media (the remote is unknown until the answer).
+struct AgentLeg {
+    txn: TxnId,
+    side: Side,
+}
+
+/// Whose media leg a port is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Caller(TxnId),
+    Agent(LegId),
 }
 
 /// The call state machine.
@@ -227,9 +315,15 @@ pub struct CallFlow {
     cfg: CallFlowConfig,
     calls: HashMap<TxnId, Call>,
     by_interaction: HashMap<InteractionId, TxnId>,
-    legs: HashMap<LegId, TxnId>,
+    legs: HashMap<LegId, AgentLeg>,
+    by_media: HashMap<MediaLeg, Owner>,
+    /// Calls waiting per queue, by arrival order.
+    queues: HashMap<QueueId, BTreeSet<u64>>,
+    /// Position announcements due.
+    announce: BTreeSet<(Instant, TxnId)>,
     next_interaction: u64,
     next_leg: u64,
+    next_seq: u64,
     session: u64,
     actions: VecDeque<Action>,
 }
@@ -243,7 +337,11 @@ impl CallFlow {
             calls: HashMap::new(),
             by_interaction: HashMap::new(),
             legs: HashMap::new(),
+            by_media: HashMap::new(),
+            queues: HashMap::new(),
+            announce: BTreeSet::new(),
             next_leg: 1,
+            next_seq: 1,
             session: 1,
             actions: VecDeque::new(),
         }
@@ -257,6 +355,11 @@ impl CallFlow {
     /// Agent legs in progress (ringing or bridged).
     pub fn leg_count(&self) -> usize {
         self.legs.len()
+    }
+
+    /// The RTP port pool (for stats: `capacity()`, `available()`).
+    pub fn pool(&self) -> &PortPool {
+        &self.cfg.pool
     }
 
     /// Whether `id` is a call this flow carries.
@@ -291,10 +394,14 @@ impl CallFlow {
         });
     }
 
-    fn local(&mut self) -> LocalMedia {
+    fn media(&mut self, cmd: Command) {
+        self.actions.push_back(Action::Media(cmd));
+    }
+
+    fn local(&mut self, leg: MediaLeg) -> LocalMedia {
         let local = LocalMedia {
             addr: self.cfg.media_addr,
-            port: self.cfg.media_port,
+            port: leg.rtp_port(),
             session_id: self.session,
             version: 1,
         };
@@ -309,24 +416,40 @@ impl CallFlow {
         i
     }
 
-    /// A new INVITE from `caller` (its From user, shown to agents); `body` is its SDP (empty
-    /// for a late offer).
-    pub fn handle_invite(&mut self, txn: TxnId, called: Called, caller: &str, body: &[u8]) {
+    /// A new INVITE from `caller` (its From user, shown to agents) at `now`; `body` is its
+    /// SDP (empty for a late offer).
+    pub fn handle_invite(
+        &mut self,
+        now: Instant,
+        txn: TxnId,
+        called: Called,
+        caller: &str,
+        body: &[u8],
+    ) {
         if matches!(called, Called::Unknown) {
             return self.respond(txn, 404, "Not Found", None);
         }
-        let local = self.local();
+        let Some(port) = self.cfg.pool.alloc() else {
+            self.respond(txn, 503, "Service Unavailable", None);
+            return self.actions.push_back(Action::MediaExhausted { txn });
+        };
+        let local = self.local(port);
+        let codecs = self.cfg.codecs.clone();
         let negotiated = if body.iter().all(u8::is_ascii_whitespace) {
-            // Late offer (RFC 3261 §13.2.1): our offer goes in the 200, the answer in the ACK.
-            sdp::offer(&self.cfg.codecs, false, &local).map(|s| (s, None))
+            // Late offer (RFC 3261 §13.2.1): our offer goes in the 200, the answer in the ACK
+            // (not read: the caller's media is assumed to be our first codec and is latched).
+            sdp::offer(&codecs, false, &local).map(|s| (s, media::late_offer_media(&codecs)))
         } else {
             sdp::parse_offer(body).and_then(|o| {
-                sdp::answer(&o, &self.cfg.codecs, false, &local).map(|(s, c)| (s, Some(c.codec)))
+                sdp::answer(&o, &codecs, false, &local)
+                    .map(|(s, c)| (s, sdp::leg_media(&o, &c, false)))
             })
         };
-        let (answer, codec) = match negotiated {
+        let (answer, remote) = match negotiated {
             Ok(n) => n,
             Err(e) => {
+                // Never opened: the port goes straight back.
+                self.cfg.pool.release(port);
                 let code = e.status();
                 let reason = if code == 488 {
                     "Not Acceptable Here"
@@ -336,20 +459,33 @@ impl CallFlow {
                 return self.respond(txn, code, reason, None);
             }
         };
+        self.by_media.insert(port, Owner::Caller(txn));
+        self.media(Command::Open {
+            leg: port,
+            media: remote.clone(),
+        });
         self.respond(txn, 180, "Ringing", None);
         let mut call = Call {
             state: CallState::Queued,
             interaction: None,
             caller: caller.to_owned(),
-            codec,
+            side: Side {
+                media: port,
+                remote,
+                local,
+                allowed: codecs,
+            },
+            waiting: None,
             ringing: Vec::new(),
         };
+        let mut early = false;
         match called {
-            Called::Queue(queue) => {
+            Called::Queue(queue, audio) => {
                 self.respond(txn, 200, "OK", Some(answer));
                 call.state = CallState::Answered(queue);
+                call.waiting = Some(self.waiting(now, queue, audio));
             }
-            Called::QueueEarlyMedia(queue) => {
+            Called::QueueEarlyMedia(queue, audio) => {
                 let interaction = self.new_interaction(txn);
                 call.interaction = Some(interaction);
                 self.respond(txn, 183, "Session Progress", Some(answer.clone()));
@@ -357,8 +493,10 @@ impl CallFlow {
                     answer,
                     voicemail: None,
                 };
+                call.waiting = Some(self.waiting(now, queue, audio));
                 self.actions
                     .push_back(Action::Arrival { interaction, queue });
+                early = true;
             }
             Called::Agent { agent, voicemail } => {
                 let interaction = self.new_interaction(txn);
@@ -372,7 +510,24 @@ impl CallFlow {
             }
             Called::Unknown => {}
         }
+        if let Some(at) = call.waiting.as_ref().and_then(|w| w.next_announce) {
+            self.announce.insert((at, txn));
+        }
         self.calls.insert(txn, call);
+        if early {
+            self.enter_queue(txn);
+        }
+    }
+
+    fn waiting(&mut self, now: Instant, queue: QueueId, audio: QueueAudio) -> Waiting {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        Waiting {
+            queue,
+            next_announce: audio.announce_every.map(|d| now + d),
+            audio,
+            seq,
+        }
     }
 
     /// The caller's ACK to our 200: a queue call enters its queue.
@@ -388,21 +543,37 @@ impl CallFlow {
             }
             self.actions
                 .push_back(Action::Arrival { interaction, queue });
+            self.enter_queue(txn);
+        }
+    }
+
+    /// Ends an agent leg on our side: forgets it, gives its port back (`Release`), and sends
+    /// the agent a CANCEL/BYE when `hang_up`.
+    fn drop_leg(&mut self, leg: LegId, hang_up: bool) {
+        if hang_up {
+            self.actions.push_back(Action::EndLeg(leg));
+        }
+        if let Some(l) = self.legs.remove(&leg) {
+            self.release(l.side.media);
         }
     }
 
     fn forget(&mut self, txn: TxnId) -> Option<Call> {
+        self.leave_queue(txn);
         let call = self.calls.remove(&txn)?;
         if let Some(i) = call.interaction {
             self.by_interaction.remove(&i);
         }
+        if let Some(at) = call.waiting.as_ref().and_then(|w| w.next_announce) {
+            self.announce.remove(&(at, txn));
+        }
         for (leg, _) in &call.ringing {
-            self.legs.remove(leg);
-            self.actions.push_back(Action::EndLeg(*leg));
+            self.drop_leg(*leg, true);
         }
         if let CallState::Bridged(leg, _) = call.state {
-            self.legs.remove(&leg);
+            self.drop_leg(leg, false);
         }
+        self.release(call.side.media);
         Some(call)
     }
 
@@ -440,16 +611,24 @@ impl CallFlow {
             return;
         };
         let Some(t) = target else { return };
-        let Some(codec) = self.calls.get(&txn).map(|c| c.codec) else {
+        let Some(caller) = self.calls.get(&txn).map(|c| c.side.clone()) else {
             return;
         };
-        let mut codecs = t.codecs.clone();
-        if let Some(pos) = codec.and_then(|c| codecs.iter().position(|x| *x == c)) {
-            let c = codecs.remove(pos);
-            codecs.insert(0, c);
+        let codecs = media::agent_codecs(&caller.remote, t);
+        if codecs.is_empty() {
+            // No codec the agent allows can carry the caller's audio.
+            return self
+                .actions
+                .push_back(Action::Rejected { interaction, agent });
         }
-        let local = self.local();
+        let shard = self.cfg.pool.shard_of(caller.media);
+        let Some(port) = self.cfg.pool.alloc_on(shard) else {
+            tracing::warn!(%interaction, %agent, "media port pool exhausted: the offer is not placed and rings out");
+            return;
+        };
+        let local = self.local(port);
         let Ok(offer) = sdp::offer(&codecs, t.webrtc, &local) else {
+            self.cfg.pool.release(port);
             return;
         };
         let leg = LegId(self.next_leg);
@@ -476,7 +655,25 @@ impl CallFlow {
             sdp: offer.into_bytes(),
             headers,
         };
-        self.legs.insert(leg, txn);
+        let remote = LegMedia {
+            remote: None,
+            latch: t.nat,
+            telephone_event: Some(101),
+            direction: crate::media::Direction::SendRecv,
+            ..caller.remote
+        };
+        self.by_media.insert(port, Owner::Agent(leg));
+        self.media(Command::Open {
+            leg: port,
+            media: remote.clone(),
+        });
+        let side = Side {
+            media: port,
+            remote,
+            local,
+            allowed: codecs,
+        };
+        self.legs.insert(leg, AgentLeg { txn, side });
         self.actions.push_back(Action::Invite(Box::new(invite)));
     }
 
@@ -492,13 +689,12 @@ impl CallFlow {
         };
         if let Some(pos) = call.ringing.iter().position(|(_, a)| *a == agent) {
             let (leg, _) = call.ringing.remove(pos);
-            self.legs.remove(&leg);
-            self.actions.push_back(Action::EndLeg(leg));
+            self.drop_leg(leg, true);
         } else if let CallState::Bridged(leg, a) = call.state {
             if a == agent {
                 call.state = CallState::Queued;
-                self.legs.remove(&leg);
-                self.actions.push_back(Action::EndLeg(leg));
+                self.drop_leg(leg, true);
+                self.enter_queue(txn);
             }
         }
     }
@@ -529,9 +725,9 @@ impl CallFlow {
         }
     }
 
-    /// An agent leg answered.
-    pub fn handle_leg_answered(&mut self, leg: LegId) {
-        let Some(txn) = self.legs.get(&leg).copied() else {
+    /// An agent leg answered; `body` is its SDP answer.
+    pub fn handle_leg_answered(&mut self, leg: LegId, body: &[u8]) {
+        let Some(txn) = self.legs.get(&leg).map(|l| l.txn) else {
             // A leg this flow already gave up on: hang it up.
             return self.actions.push_back(Action::EndLeg(leg));
         };
@@ -541,29 +737,58 @@ impl CallFlow {
         let Some(pos) = call.ringing.iter().position(|(l, _)| *l == leg) else {
             return;
         };
+        let (_, agent) = call.ringing.remove(pos);
         if matches!(call.state, CallState::Bridged(..)) {
             // Ring-all race: another agent answered first.
-            call.ringing.remove(pos);
-            self.legs.remove(&leg);
-            return self.actions.push_back(Action::EndLeg(leg));
+            return self.drop_leg(leg, true);
         }
-        let (_, agent) = call.ringing.remove(pos);
-        let previous = std::mem::replace(&mut call.state, CallState::Bridged(leg, agent));
-        let Some(interaction) = call.interaction else {
+        let interaction = call.interaction;
+        let Some(agent_media) = self.legs.get(&leg).and_then(|l| media::answered(l, body)) else {
+            // An answer we cannot use (no codec we offered): the agent is hung up, a failure.
+            self.drop_leg(leg, true);
+            if let Some(interaction) = interaction {
+                self.actions
+                    .push_back(Action::Rejected { interaction, agent });
+            }
             return;
         };
+        let Some(call) = self.calls.get_mut(&txn) else {
+            return;
+        };
+        let previous = std::mem::replace(&mut call.state, CallState::Bridged(leg, agent));
+        let caller = call.side.media;
         if let CallState::Pending { answer, .. } = previous {
             self.respond(txn, 200, "OK", Some(answer));
         }
-        self.actions
-            .push_back(Action::Accepted { interaction, agent });
+        self.leave_queue(txn);
+        let l = self.legs.get_mut(&leg).map(|l| {
+            l.side.remote = agent_media.clone();
+            l.side.media
+        });
+        if let Some(port) = l {
+            self.media(Command::Update {
+                leg: port,
+                media: agent_media,
+            });
+            self.media(Command::Connect { a: caller, b: port });
+        }
+        if let Some(interaction) = interaction {
+            self.actions
+                .push_back(Action::Accepted { interaction, agent });
+        }
     }
 
     /// An agent leg failed before an answer (busy, declined, unavailable, no response).
     pub fn handle_leg_failed(&mut self, leg: LegId) {
-        let Some(txn) = self.legs.remove(&leg) else {
+        let Some(txn) = self.legs.get(&leg).map(|l| l.txn) else {
             return;
         };
+        self.leg_failed(txn, leg, false);
+    }
+
+    /// A ringing leg is given up: forgotten (hung up when `hang_up`), a rejection.
+    fn leg_failed(&mut self, txn: TxnId, leg: LegId, hang_up: bool) {
+        self.drop_leg(leg, hang_up);
         let Some(call) = self.calls.get_mut(&txn) else {
             return;
         };
@@ -577,12 +802,9 @@ impl CallFlow {
         }
     }
 
-    /// An event from the media plane (DTMF, media timeout, a leg that could not open).
-    pub fn handle_media_event(&mut self, _event: crate::media::Event) {}
-
     /// The agent hung up its leg: a bridged call ends on both sides.
     pub fn handle_leg_bye(&mut self, leg: LegId) {
-        let Some(txn) = self.legs.get(&leg).copied() else {
+        let Some(txn) = self.legs.get(&leg).map(|l| l.txn) else {
             return;
         };
         let bridged = self
@@ -590,442 +812,12 @@ impl CallFlow {
             .get(&txn)
             .is_some_and(|c| matches!(c.state, CallState::Bridged(l, _) if l == leg));
         if !bridged {
-            return;
+            return self.leg_failed(txn, leg, false);
         }
         let Some(call) = self.forget(txn) else { return };
         if let Some(i) = call.interaction {
             self.actions.push_back(Action::Completed(i));
         }
         self.actions.push_back(Action::HangupCaller(txn));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const OFFER: &[u8] = b"v=0\r\no=c 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n";
-
-    fn drain(f: &mut CallFlow) -> Vec<Action> {
-        std::iter::from_fn(|| f.poll_action()).collect()
-    }
-
-    fn codes(actions: &[Action]) -> Vec<u16> {
-        actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::Respond { code, .. } => Some(*code),
-                _ => None,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn queue_call_rings_then_answers_with_sdp() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        f.handle_invite(TxnId(1), Called::Queue(QueueId(3)), "5551234", OFFER);
-        let a = drain(&mut f);
-        assert_eq!(codes(&a), vec![180, 200]);
-        let Action::Respond { sdp: Some(sdp), .. } = &a[1] else {
-            panic!("200 has SDP: {a:?}")
-        };
-        assert!(sdp.contains("m=audio 40000 RTP/AVP 0 8"), "{sdp}");
-    }
-
-    #[test]
-    fn queue_call_enters_the_router_only_after_the_ack() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        f.handle_invite(TxnId(1), Called::Queue(QueueId(3)), "5551234", OFFER);
-        drain(&mut f);
-        assert_eq!(f.interaction(TxnId(1)), None);
-        f.handle_confirmed(TxnId(1));
-        let a = drain(&mut f);
-        let i = f.interaction(TxnId(1)).expect("queued");
-        assert_eq!(
-            a,
-            vec![Action::Arrival {
-                interaction: i,
-                queue: QueueId(3)
-            }]
-        );
-    }
-
-    #[test]
-    fn bye_while_queued_abandons() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        f.handle_invite(TxnId(1), Called::Queue(QueueId(3)), "5551234", OFFER);
-        f.handle_confirmed(TxnId(1));
-        let i = f.interaction(TxnId(1)).unwrap();
-        drain(&mut f);
-        f.handle_caller_gone(TxnId(1));
-        assert_eq!(drain(&mut f), vec![Action::Abandon(i)]);
-        assert_eq!(f.call_count(), 0);
-    }
-
-    #[test]
-    fn cancel_before_the_ack_abandons_nothing() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        f.handle_invite(TxnId(1), Called::Queue(QueueId(3)), "5551234", OFFER);
-        drain(&mut f);
-        f.handle_caller_gone(TxnId(1));
-        assert_eq!(drain(&mut f), vec![]);
-        assert_eq!(f.call_count(), 0);
-    }
-
-    #[test]
-    fn offer_without_a_common_codec_gets_488() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        let g729 = b"v=0\r\no=c 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
-        f.handle_invite(TxnId(1), Called::Queue(QueueId(3)), "5551234", g729);
-        assert_eq!(codes(&drain(&mut f)), vec![488]);
-        assert_eq!(f.call_count(), 0);
-    }
-
-    #[test]
-    fn late_offer_invite_gets_our_offer_in_the_200() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        f.handle_invite(TxnId(1), Called::Queue(QueueId(3)), "5551234", b"");
-        let a = drain(&mut f);
-        assert_eq!(codes(&a), vec![180, 200]);
-        let Action::Respond { sdp: Some(sdp), .. } = &a[1] else {
-            panic!("{a:?}")
-        };
-        assert!(sdp.contains("m=audio 40000 RTP/AVP 0 8 9 3"), "{sdp}");
-    }
-
-    #[test]
-    fn unknown_number_gets_404() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        f.handle_invite(TxnId(1), Called::Unknown, "5551234", OFFER);
-        assert_eq!(codes(&drain(&mut f)), vec![404]);
-    }
-
-    fn direct(voicemail: Option<&str>) -> Called {
-        Called::Agent {
-            agent: AgentId(7),
-            voicemail: voicemail.map(str::to_owned),
-        }
-    }
-
-    #[test]
-    fn unanswered_direct_call_to_an_agent_with_voicemail_is_redirected() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        let vm = "<sip:1001@vm.example.com>";
-        f.handle_invite(TxnId(1), direct(Some(vm)), "5551234", OFFER);
-        let i = f.interaction(TxnId(1)).unwrap();
-        assert!(drain(&mut f).contains(&Action::Direct {
-            interaction: i,
-            agent: AgentId(7),
-            voicemail: true
-        }));
-        f.handle_ended(i, Some(false));
-        assert_eq!(
-            drain(&mut f),
-            vec![Action::Redirect {
-                txn: TxnId(1),
-                contact: vm.to_owned()
-            }]
-        );
-    }
-
-    fn target(port: u16) -> AgentTarget {
-        AgentTarget {
-            uri: format!("sip:1001@127.0.0.1:{port}"),
-            target: SocketAddr::from(([127, 0, 0, 1], port)),
-            transport: Transport::Udp,
-            aor: "sip:1001@acd".into(),
-            codecs: vec![Codec::G722, Codec::Ulaw],
-            webrtc: false,
-        }
-    }
-
-    /// A queue call in the router, offered to agent 7: returns the interaction and its leg.
-    fn ringing(f: &mut CallFlow) -> (InteractionId, LegId) {
-        f.handle_invite(TxnId(1), Called::Queue(QueueId(3)), "5551234", OFFER);
-        f.handle_confirmed(TxnId(1));
-        let i = f.interaction(TxnId(1)).unwrap();
-        drain(f);
-        f.handle_offer(i, AgentId(7), Some(&target(6001)), false);
-        let a = drain(f);
-        let [Action::Invite(inv)] = a.as_slice() else {
-            panic!("one INVITE: {a:?}")
-        };
-        (i, inv.leg)
-    }
-
-    #[test]
-    fn offer_places_an_invite_to_the_registration_with_the_callers_codec_first() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        f.handle_invite(TxnId(1), Called::Queue(QueueId(3)), "5551234", OFFER);
-        f.handle_confirmed(TxnId(1));
-        let i = f.interaction(TxnId(1)).unwrap();
-        drain(&mut f);
-        f.handle_offer(i, AgentId(7), Some(&target(6001)), false);
-        let a = drain(&mut f);
-        let [Action::Invite(inv)] = a.as_slice() else {
-            panic!("{a:?}")
-        };
-        assert_eq!(inv.target, SocketAddr::from(([127, 0, 0, 1], 6001)));
-        assert_eq!(inv.request_uri, "sip:1001@127.0.0.1:6001");
-        assert_eq!(inv.from_user, "5551234");
-        let sdp = String::from_utf8(inv.sdp.clone()).unwrap();
-        // The caller settled on PCMU (0); the agent allows g722 then ulaw: ulaw goes first.
-        assert!(sdp.contains("m=audio 40000 RTP/AVP 0 9"), "{sdp}");
-    }
-
-    #[test]
-    fn offer_to_an_agent_without_registration_places_nothing() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        f.handle_invite(TxnId(1), Called::Queue(QueueId(3)), "5551234", OFFER);
-        f.handle_confirmed(TxnId(1));
-        let i = f.interaction(TxnId(1)).unwrap();
-        drain(&mut f);
-        f.handle_offer(i, AgentId(7), None, false);
-        assert_eq!(drain(&mut f), vec![]);
-    }
-
-    #[test]
-    fn auto_answer_offer_carries_the_answer_after_hint() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        f.handle_invite(TxnId(1), Called::Queue(QueueId(3)), "5551234", OFFER);
-        f.handle_confirmed(TxnId(1));
-        let i = f.interaction(TxnId(1)).unwrap();
-        drain(&mut f);
-        f.handle_offer(i, AgentId(7), Some(&target(6001)), true);
-        let a = drain(&mut f);
-        let [Action::Invite(inv)] = a.as_slice() else {
-            panic!("{a:?}")
-        };
-        assert!(inv
-            .headers
-            .iter()
-            .any(|(n, v)| n == "Call-Info" && v.ends_with("answer-after=0")));
-    }
-
-    #[test]
-    fn agent_answer_bridges_and_accepts() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        let (i, leg) = ringing(&mut f);
-        f.handle_leg_answered(leg);
-        assert_eq!(
-            drain(&mut f),
-            vec![Action::Accepted {
-                interaction: i,
-                agent: AgentId(7)
-            }]
-        );
-        assert_eq!(f.bridged(TxnId(1)), Some((leg, AgentId(7))));
-    }
-
-    #[test]
-    fn ring_all_race_bridges_exactly_one_and_hangs_up_the_other() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        let (i, leg7) = ringing(&mut f);
-        f.handle_offer(i, AgentId(8), Some(&target(6002)), false);
-        let a = drain(&mut f);
-        let [Action::Invite(inv8)] = a.as_slice() else {
-            panic!("{a:?}")
-        };
-        let leg8 = inv8.leg;
-        f.handle_leg_answered(leg8);
-        f.handle_leg_answered(leg7);
-        assert_eq!(
-            drain(&mut f),
-            vec![
-                Action::Accepted {
-                    interaction: i,
-                    agent: AgentId(8)
-                },
-                Action::EndLeg(leg7)
-            ]
-        );
-        assert_eq!(f.bridged(TxnId(1)), Some((leg8, AgentId(8))));
-    }
-
-    #[test]
-    fn leg_failure_is_a_rejection_by_that_agent() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        let (i, leg) = ringing(&mut f);
-        f.handle_leg_failed(leg);
-        assert_eq!(
-            drain(&mut f),
-            vec![Action::Rejected {
-                interaction: i,
-                agent: AgentId(7)
-            }]
-        );
-        assert_eq!(f.leg_count(), 0);
-    }
-
-    #[test]
-    fn withdrawn_offer_ends_the_leg_and_a_late_answer_is_hung_up() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        let (i, leg) = ringing(&mut f);
-        f.handle_cancel_offer(i, AgentId(7));
-        assert_eq!(drain(&mut f), vec![Action::EndLeg(leg)]);
-        f.handle_leg_answered(leg);
-        assert_eq!(drain(&mut f), vec![Action::EndLeg(leg)]);
-        assert_eq!(f.bridged(TxnId(1)), None);
-    }
-
-    #[test]
-    fn withdrawal_crossing_an_answer_hangs_the_agent_up_and_keeps_the_caller() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        let (i, leg) = ringing(&mut f);
-        f.handle_leg_answered(leg);
-        drain(&mut f);
-        f.handle_cancel_offer(i, AgentId(7));
-        assert_eq!(drain(&mut f), vec![Action::EndLeg(leg)]);
-        assert_eq!(f.bridged(TxnId(1)), None);
-        assert_eq!(f.call_count(), 1);
-    }
-
-    #[test]
-    fn caller_bye_while_bridged_ends_the_agent_leg_and_completes() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        let (i, leg) = ringing(&mut f);
-        f.handle_leg_answered(leg);
-        drain(&mut f);
-        f.handle_caller_gone(TxnId(1));
-        assert_eq!(
-            drain(&mut f),
-            vec![Action::Completed(i), Action::EndLeg(leg)]
-        );
-        assert_eq!((f.call_count(), f.leg_count()), (0, 0));
-    }
-
-    #[test]
-    fn agent_bye_while_bridged_hangs_up_the_caller_and_completes() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        let (i, leg) = ringing(&mut f);
-        f.handle_leg_answered(leg);
-        drain(&mut f);
-        f.handle_leg_bye(leg);
-        assert_eq!(
-            drain(&mut f),
-            vec![Action::Completed(i), Action::HangupCaller(TxnId(1))]
-        );
-        assert_eq!((f.call_count(), f.leg_count()), (0, 0));
-    }
-
-    #[test]
-    fn caller_leaving_while_an_agent_rings_abandons_and_cancels_the_leg() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        let (i, leg) = ringing(&mut f);
-        f.handle_caller_gone(TxnId(1));
-        assert_eq!(drain(&mut f), vec![Action::EndLeg(leg), Action::Abandon(i)]);
-    }
-
-    #[test]
-    fn router_ending_a_queued_call_hangs_up_the_caller() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        f.handle_invite(TxnId(1), Called::Queue(QueueId(3)), "5551234", OFFER);
-        f.handle_confirmed(TxnId(1));
-        let i = f.interaction(TxnId(1)).unwrap();
-        drain(&mut f);
-        f.handle_ended(i, None);
-        assert_eq!(drain(&mut f), vec![Action::HangupCaller(TxnId(1))]);
-        assert_eq!(f.call_count(), 0);
-    }
-
-    #[test]
-    fn direct_call_rings_its_agent_and_is_answered_when_the_agent_answers() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        f.handle_invite(TxnId(1), direct(None), "5551234", OFFER);
-        let a = drain(&mut f);
-        let i = f.interaction(TxnId(1)).unwrap();
-        assert_eq!(codes(&a), vec![180]);
-        assert!(a.contains(&Action::Direct {
-            interaction: i,
-            agent: AgentId(7),
-            voicemail: false
-        }));
-        f.handle_offer(i, AgentId(7), Some(&target(6001)), false);
-        let a = drain(&mut f);
-        let [Action::Invite(inv)] = a.as_slice() else {
-            panic!("{a:?}")
-        };
-        f.handle_leg_answered(inv.leg);
-        let a = drain(&mut f);
-        assert_eq!(codes(&a), vec![200]);
-        assert!(a.contains(&Action::Accepted {
-            interaction: i,
-            agent: AgentId(7)
-        }));
-    }
-
-    #[test]
-    fn direct_call_refused_by_the_router_gets_486() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        f.handle_invite(TxnId(1), direct(None), "5551234", OFFER);
-        let i = f.interaction(TxnId(1)).unwrap();
-        drain(&mut f);
-        f.handle_ended(i, Some(true));
-        assert_eq!(codes(&drain(&mut f)), vec![486]);
-        assert_eq!(f.call_count(), 0);
-    }
-
-    #[test]
-    fn direct_call_not_answered_gets_480() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        f.handle_invite(TxnId(1), direct(None), "5551234", OFFER);
-        let i = f.interaction(TxnId(1)).unwrap();
-        drain(&mut f);
-        f.handle_ended(i, Some(false));
-        assert_eq!(codes(&drain(&mut f)), vec![480]);
-    }
-
-    #[test]
-    fn early_media_queue_call_is_queued_unanswered_with_183() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        f.handle_invite(
-            TxnId(1),
-            Called::QueueEarlyMedia(QueueId(3)),
-            "5551234",
-            OFFER,
-        );
-        let a = drain(&mut f);
-        assert_eq!(codes(&a), vec![180, 183]);
-        let i = f.interaction(TxnId(1)).expect("queued at once");
-        assert!(a.contains(&Action::Arrival {
-            interaction: i,
-            queue: QueueId(3)
-        }));
-    }
-
-    #[test]
-    fn early_media_caller_is_answered_when_the_agent_answers() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        f.handle_invite(
-            TxnId(1),
-            Called::QueueEarlyMedia(QueueId(3)),
-            "5551234",
-            OFFER,
-        );
-        let i = f.interaction(TxnId(1)).unwrap();
-        drain(&mut f);
-        f.handle_offer(i, AgentId(7), Some(&target(6001)), false);
-        let a = drain(&mut f);
-        let [Action::Invite(inv)] = a.as_slice() else {
-            panic!("{a:?}")
-        };
-        f.handle_leg_answered(inv.leg);
-        let a = drain(&mut f);
-        assert_eq!(codes(&a), vec![200]);
-    }
-
-    #[test]
-    fn early_media_caller_cancelling_abandons() {
-        let mut f = CallFlow::new(CallFlowConfig::default());
-        f.handle_invite(
-            TxnId(1),
-            Called::QueueEarlyMedia(QueueId(3)),
-            "5551234",
-            OFFER,
-        );
-        let i = f.interaction(TxnId(1)).unwrap();
-        drain(&mut f);
-        f.handle_caller_gone(TxnId(1));
-        assert_eq!(drain(&mut f), vec![Action::Abandon(i)]);
     }
 }

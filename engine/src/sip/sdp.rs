@@ -1,13 +1,19 @@
 //! SDP offer/answer (RFC 3264) for the audio codecs acd carries: ulaw, alaw, g722, gsm, opus
 //! and g729, limited by each agent's allowed codecs; g729 is never used with WebRTC agents.
 //!
-//! Pure functions over bytes: parse an offer's first audio stream, answer it, build an offer.
-//! It does not own RTP sockets or media (the RTP work), nor SDP features acd does not use
-//! (video is declined with port 0, ICE/DTLS attributes are not generated here).
+//! Pure functions over bytes: parse an offer's (or answer's) first audio stream with its
+//! direction (`a=sendrecv|sendonly|recvonly|inactive`, RFC 2543 `c=0.0.0.0` hold), answer it
+//! with the mirrored direction (hold/resume re-INVITEs), build an offer, and turn a
+//! negotiated stream into the media plane's [`LegMedia`] (remote address, codec, payload
+//! types, direction, latching for private addresses). The port named in acd's SDP is the
+//! leg's own RTP port ([`LocalMedia::port`], from the call flow's port pool). It does not own
+//! RTP sockets or relaying (`crate::media`), nor SDP features acd does not use (video is
+//! declined with port 0, ICE/DTLS attributes are not generated here).
 
+use crate::media::{Direction, Encoding, LegMedia};
 use crate::model::Codec;
 use std::fmt::Write as _;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use thiserror::Error;
 
 /// Why an SDP body cannot be answered.
@@ -103,6 +109,39 @@ pub struct AudioOffer {
     pub other_media: Vec<String>,
     /// Index of the audio m= line among all m= lines.
     pub audio_index: usize,
+    /// The direction the sender declared for the stream (media level over session level;
+    /// `sendrecv` when absent).
+    pub direction: Direction,
+}
+
+fn direction_attr(l: &str) -> Option<Direction> {
+    match l {
+        "a=sendrecv" => Some(Direction::SendRecv),
+        "a=sendonly" => Some(Direction::SendOnly),
+        "a=recvonly" => Some(Direction::RecvOnly),
+        "a=inactive" => Some(Direction::Inactive),
+        _ => None,
+    }
+}
+
+/// Our direction in an answer to a stream declared `d` (RFC 3264 §6.1): their sendonly is
+/// our recvonly, their recvonly our sendonly, inactive stays inactive.
+pub fn mirror(d: Direction) -> Direction {
+    match d {
+        Direction::SendRecv => Direction::SendRecv,
+        Direction::SendOnly => Direction::RecvOnly,
+        Direction::RecvOnly => Direction::SendOnly,
+        Direction::Inactive => Direction::Inactive,
+    }
+}
+
+fn direction_line(d: Direction) -> &'static str {
+    match d {
+        Direction::SendRecv => "a=sendrecv\r\n",
+        Direction::SendOnly => "a=sendonly\r\n",
+        Direction::RecvOnly => "a=recvonly\r\n",
+        Direction::Inactive => "a=inactive\r\n",
+    }
 }
 
 /// Parses the first audio stream of an SDP body.
@@ -121,6 +160,8 @@ pub fn parse_offer(body: &[u8]) -> Result<AudioOffer, SdpError> {
     let mut fmtp: Vec<(u8, String)> = Vec::new();
     let mut other_media = Vec::new();
     let mut seen_media = false;
+    let mut session_dir: Option<Direction> = None;
+    let mut media_dir: Option<Direction> = None;
     for l in text.lines().map(|l| l.trim_end_matches('\r')).skip(1) {
         if let Some(m) = l.strip_prefix("m=") {
             seen_media = true;
@@ -152,6 +193,12 @@ pub fn parse_offer(body: &[u8]) -> Result<AudioOffer, SdpError> {
                     a.2 = addr;
                 }
             }
+        } else if let Some(d) = direction_attr(l.trim_end()) {
+            if !seen_media {
+                session_dir = Some(d);
+            } else if in_audio {
+                media_dir = Some(d);
+            }
         } else if in_audio {
             if let Some(v) = l.strip_prefix("a=rtpmap:") {
                 if let Some((pt, name)) = v.split_once(' ') {
@@ -170,6 +217,14 @@ pub fn parse_offer(body: &[u8]) -> Result<AudioOffer, SdpError> {
     }
     let (port, pts, media_c) = audio.ok_or(SdpError::NoAudio)?;
     let addr = media_c.or(session_c).ok_or(SdpError::NoConnection)?;
+    let mut direction = media_dir.or(session_dir).unwrap_or_default();
+    if addr.is_unspecified() {
+        // RFC 2543 hold (c=0.0.0.0): send it nothing; it may still send (music on hold).
+        direction = match direction {
+            Direction::SendRecv | Direction::SendOnly => Direction::SendOnly,
+            _ => Direction::Inactive,
+        };
+    }
     let mut codecs = Vec::new();
     let mut telephone_event = None;
     for pt in pts {
@@ -201,6 +256,7 @@ pub fn parse_offer(body: &[u8]) -> Result<AudioOffer, SdpError> {
         telephone_event,
         other_media,
         audio_index,
+        direction,
     })
 }
 
@@ -235,8 +291,8 @@ fn header(out: &mut String, local: &LocalMedia) {
 }
 
 /// The answer to an offer: the common codecs in the offerer's order (RFC 3264 §6.1), plus
-/// telephone-event when offered; other streams declined with port 0. Returns the SDP and the
-/// codec both sides will send first.
+/// telephone-event when offered, the offer's direction mirrored; other streams declined with
+/// port 0. Returns the SDP and the codec both sides will send first.
 pub fn answer(
     offer: &AudioOffer,
     allowed: &[Codec],
@@ -273,7 +329,7 @@ pub fn answer(
             "a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-16\r\n"
         );
     }
-    audio.push_str("a=sendrecv\r\n");
+    audio.push_str(direction_line(mirror(offer.direction)));
     for m in &offer.other_media {
         let mut f = m.split_whitespace();
         let kind = f.next().unwrap_or("audio");
@@ -308,6 +364,67 @@ pub fn offer(allowed: &[Codec], webrtc: bool, local: &LocalMedia) -> Result<Stri
     }
     out.push_str("a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n");
     Ok(out)
+}
+
+/// The media plane's encoding for a codec: G.711 can be played to and transcoded, the rest
+/// is relayed untouched.
+pub fn encoding(c: Codec) -> Encoding {
+    match c {
+        Codec::Ulaw => Encoding::Pcmu,
+        Codec::Alaw => Encoding::Pcma,
+        other => Encoding::Other(other),
+    }
+}
+
+/// The codec behind an encoding.
+pub fn codec_of(e: Encoding) -> Codec {
+    match e {
+        Encoding::Pcmu => Codec::Ulaw,
+        Encoding::Pcma => Codec::Alaw,
+        Encoding::Other(c) => c,
+    }
+}
+
+/// The codecs a leg using `c` may switch to without breaking its peer: `c` itself, and the
+/// other G.711 law when `c` is G.711 (the media plane transcodes between them).
+pub fn compatible(c: Codec) -> Vec<Codec> {
+    match c {
+        Codec::Ulaw => vec![Codec::Ulaw, Codec::Alaw],
+        Codec::Alaw => vec![Codec::Alaw, Codec::Ulaw],
+        other => vec![other],
+    }
+}
+
+/// An address behind NAT as far as media goes: RFC 1918, shared address space (100.64/10),
+/// IPv6 unique local (fc00::/7). Loopback is not (local tests and same-host peers).
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_private() || (o[0] == 100 && (o[1] & 0xc0) == 64)
+        }
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
+    }
+}
+
+/// The media of a leg whose remote declared `stream` and settled on `chosen`: the remote's
+/// address (none for a `c=0.0.0.0` hold), its payload types and direction. Latching is on
+/// when `latch` asks for it (the agent's NAT setting) or the address is private.
+pub fn leg_media(stream: &AudioOffer, chosen: &Offered, latch: bool) -> LegMedia {
+    LegMedia {
+        remote: (!stream.addr.is_unspecified()).then(|| SocketAddr::new(stream.addr, stream.port)),
+        latch: latch || is_private(stream.addr),
+        encoding: encoding(chosen.codec),
+        pt: chosen.pt,
+        telephone_event: stream.telephone_event,
+        direction: stream.direction,
+    }
+}
+
+/// The codec an answer settled on among those we `offered`: the first of the answer's codecs
+/// that we offered (RFC 3264 §6.1: the answerer lists its preference first).
+pub fn chosen<'a>(answer: &'a AudioOffer, offered: &[Codec]) -> Option<&'a Offered> {
+    answer.codecs.iter().find(|o| offered.contains(&o.codec))
 }
 
 #[cfg(test)]
@@ -430,5 +547,102 @@ mod tests {
     fn body_without_audio_is_rejected() {
         let b = b"v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=video 5000 RTP/AVP 31\r\n";
         assert_eq!(parse_offer(b).unwrap_err(), SdpError::NoAudio);
+    }
+
+    #[test]
+    fn direction_is_read_media_level_over_session_level() {
+        let o = offer_of("0", "a=sendonly\r\n");
+        assert_eq!(o.direction, Direction::SendOnly);
+        let b = b"v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\na=inactive\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+        assert_eq!(parse_offer(b).unwrap().direction, Direction::Inactive);
+        let b = b"v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\na=inactive\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=recvonly\r\n";
+        assert_eq!(parse_offer(b).unwrap().direction, Direction::RecvOnly);
+        assert_eq!(offer_of("0", "").direction, Direction::SendRecv);
+    }
+
+    #[test]
+    fn answer_mirrors_the_offered_direction() {
+        for (theirs, ours) in [
+            ("a=sendonly", "a=recvonly"),
+            ("a=recvonly", "a=sendonly"),
+            ("a=inactive", "a=inactive"),
+            ("a=sendrecv", "a=sendrecv"),
+        ] {
+            let o = offer_of("0", &format!("{theirs}\r\n"));
+            let (sdp, _) = answer(&o, &[Codec::Ulaw], false, &local()).unwrap();
+            assert!(sdp.contains(&format!("{ours}\r\n")), "{theirs}: {sdp}");
+            assert_eq!(
+                sdp.matches("a=sendrecv").count(),
+                usize::from(ours == "a=sendrecv")
+            );
+        }
+    }
+
+    #[test]
+    fn rfc2543_hold_address_means_send_nothing() {
+        let b = b"v=0\r\no=- 1 2 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+        let o = parse_offer(b).unwrap();
+        assert_eq!(o.direction, Direction::SendOnly);
+        let m = leg_media(&o, &o.codecs[0], false);
+        assert_eq!(m.remote, None);
+        assert!(!m.direction.remote_receives());
+    }
+
+    #[test]
+    fn private_addresses_are_latched_loopback_and_public_are_not() {
+        for ip in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "100.64.0.1",
+            "100.127.255.254",
+            "fd00::1",
+        ] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in [
+            "127.0.0.1",
+            "::1",
+            "192.0.2.1",
+            "100.128.0.1",
+            "8.8.8.8",
+            "2001:db8::1",
+        ] {
+            assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn leg_media_names_the_remote_codec_and_telephone_event() {
+        let o = offer_of(
+            "8 0 101",
+            "a=rtpmap:101 telephone-event/8000\r\na=sendonly\r\n",
+        );
+        let m = leg_media(&o, &o.codecs[0], false);
+        assert_eq!(
+            m,
+            LegMedia {
+                remote: Some("10.0.0.1:4000".parse().unwrap()),
+                latch: true,
+                encoding: Encoding::Pcma,
+                pt: 8,
+                telephone_event: Some(101),
+                direction: Direction::SendOnly,
+            }
+        );
+        assert_eq!(encoding(Codec::G722), Encoding::Other(Codec::G722));
+        assert_eq!(codec_of(Encoding::Pcmu), Codec::Ulaw);
+    }
+
+    #[test]
+    fn an_answer_is_held_to_the_codecs_we_offered() {
+        let a = offer_of("9 8", "");
+        assert_eq!(
+            chosen(&a, &[Codec::Ulaw, Codec::Alaw]).unwrap().codec,
+            Codec::Alaw
+        );
+        assert!(chosen(&a, &[Codec::Ulaw]).is_none());
+        assert_eq!(compatible(Codec::Alaw), vec![Codec::Alaw, Codec::Ulaw]);
+        assert_eq!(compatible(Codec::Opus), vec![Codec::Opus]);
     }
 }

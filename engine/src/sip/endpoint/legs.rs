@@ -354,6 +354,11 @@ impl Endpoint {
         self.start_client(now, Kind::Bye, Some(leg), target, transport, &branch, bytes);
     }
 
+    /// The dialog of an answered leg (in-dialog requests from the agent are checked in it).
+    pub(super) fn leg_dialog_mut(&mut self, leg: u64) -> Option<&mut Dialog> {
+        self.legs.get_mut(&leg)?.dialog.as_mut()
+    }
+
     pub(super) fn remove_leg(&mut self, leg: u64) {
         if let Some(l) = self.legs.remove(&leg) {
             self.leg_branches.remove(&l.branch);
@@ -854,6 +859,55 @@ mod tests {
         assert_eq!(methods(&sent(&mut ep)), vec!["200"]);
         assert_eq!(events(&mut ep), vec![EndpointEvent::LegBye(LegId(1))]);
         assert_eq!(ep.leg_count(), 0);
+    }
+
+    /// The agent's re-INVITE (hold) in the dialog of the leg placed with `invite`.
+    fn agent_reinvite(invite: &[u8], cseq: u32, sdp: &str) -> Vec<u8> {
+        let inv = parse(invite).unwrap();
+        format!(
+            "INVITE sip:acd@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bKre{cseq}\r\n\
+             From: <sip:1001@acd>;tag=agenttag\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq} INVITE\r\n\
+             Contact: <sip:1001@127.0.0.1:6001>\r\nMax-Forwards: 70\r\n\
+             Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            inv.header(HeaderName::From).unwrap(),
+            inv.header(HeaderName::CallId).unwrap(),
+            sdp.len()
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn agent_re_invite_is_reported_on_its_leg_and_answered_to_the_agent() {
+        let now = Instant::now();
+        let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
+        let invite = answered(&mut ep, now);
+        sent(&mut ep);
+        events(&mut ep);
+        let hold = "v=0\r\nm=audio 7000 RTP/AVP 0\r\na=sendonly\r\n";
+        ep.handle_datagram(now, agent(), &agent_reinvite(&invite, 7, hold), &dir());
+        assert_eq!(methods(&sent(&mut ep)), vec!["100"]);
+        let evs = events(&mut ep);
+        let [EndpointEvent::ReInvite { txn, side, body }] = evs.as_slice() else {
+            panic!("{evs:?}")
+        };
+        assert_eq!(*side, crate::sip::endpoint::DialogSide::Agent(LegId(1)));
+        assert_eq!(body, hold.as_bytes());
+        ep.respond(now, *txn, 200, "OK", &[], b"v=0\r\n");
+        let out: Vec<Transmit> = std::iter::from_fn(|| ep.poll_transmit()).collect();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].to, agent());
+        assert_eq!(methods(&[out[0].bytes.clone()]), vec!["200"]);
+        // Resume: a later CSeq is accepted; a repeated one is refused (§12.2.2).
+        ep.handle_datagram(now, agent(), &agent_reinvite(&invite, 8, hold), &dir());
+        assert!(matches!(
+            events(&mut ep).as_slice(),
+            [EndpointEvent::ReInvite { .. }]
+        ));
+        ep.handle_datagram(now, agent(), &agent_reinvite(&invite, 6, hold), &dir());
+        assert!(methods(&sent(&mut ep)).contains(&"500".to_owned()));
+        // The leg is still up: the agent's BYE ends it.
+        ep.handle_datagram(now, agent(), &agent_bye(&invite), &dir());
+        assert!(events(&mut ep).contains(&EndpointEvent::LegBye(LegId(1))));
     }
 
     #[test]

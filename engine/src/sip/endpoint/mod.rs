@@ -52,6 +52,15 @@ pub struct Transmit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TxnId(pub u64);
 
+/// The side of a call an in-dialog request came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DialogSide {
+    /// The caller's dialog, by its first INVITE's server transaction.
+    Caller(TxnId),
+    /// An agent leg.
+    Agent(LegId),
+}
+
 /// What the endpoint reports upward.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EndpointEvent {
@@ -100,6 +109,17 @@ pub enum EndpointEvent {
     },
     /// The agent hung up an answered leg; the endpoint has already answered the BYE 200.
     LegBye(LegId),
+    /// An INVITE inside an established dialog (hold, resume, codec change) on either side
+    /// of a call: the TU answers it through [`Endpoint::respond`] on `txn` like a first
+    /// INVITE (a 2xx's ACK is absorbed, not reported; a 488 leaves the session as it was).
+    ReInvite {
+        /// The re-INVITE's own server transaction.
+        txn: TxnId,
+        /// Whose dialog it came in.
+        side: DialogSide,
+        /// Its SDP offer (empty: the TU offers in the 2xx, the answer comes in the ACK).
+        body: Vec<u8>,
+    },
 }
 
 /// Endpoint settings.
@@ -155,6 +175,8 @@ struct InviteState {
     ack_key: Option<String>,
     /// `Call-ID|From tag`: how in-dialog requests (BYE) find the call.
     remote_key: Option<String>,
+    /// A re-INVITE: its ACK and a missing ACK are not reported (the session goes on).
+    reinvite: bool,
 }
 
 /// The methods acd serves (sent in Allow).
@@ -374,7 +396,7 @@ impl Endpoint {
                 if method == "ACK" {
                     st.txn.handle_ack(now);
                     if let Some(id) = dialog_key(m).and_then(|k| self.accepted.remove(&k)) {
-                        self.events.push_back(EndpointEvent::Confirmed(TxnId(id)));
+                        self.confirmed(id);
                     }
                 } else {
                     st.txn.handle_retransmission();
@@ -390,7 +412,7 @@ impl Endpoint {
                     if let Some(st) = self.txns.get_mut(&id) {
                         st.txn.handle_ack(now);
                     }
-                    self.events.push_back(EndpointEvent::Confirmed(TxnId(id)));
+                    self.confirmed(id);
                     self.flush(now, id);
                 }
             }
@@ -421,19 +443,7 @@ impl Endpoint {
                 );
                 self.answer_non_invite(now, src, transport, key, resp, tag);
             }
-            "INVITE" if has_to_tag(m) => {
-                // A re-INVITE (hold, codec change): acd has no media to renegotiate yet, so it
-                // declines, which leaves the call as it was (§14.2); outside any dialog, 481.
-                let known = remote_dialog_key(m).is_some_and(|k| self.dialogs.contains_key(&k));
-                let (code, reason) = if known {
-                    (488, "Not Acceptable Here")
-                } else {
-                    (481, "Call/Transaction Does Not Exist")
-                };
-                let resp = build_response(m, code, reason, None, &[], b"");
-                let id = self.new_txn(now, src, transport, key, true, None, String::new(), false);
-                self.respond_raw(now, id, code, resp);
-            }
+            "INVITE" if has_to_tag(m) => self.handle_reinvite(now, src, transport, key, m),
             "INVITE" => {
                 let tag = self.tag();
                 if self.pending_invites >= self.cfg.max_pending_invites {
@@ -457,6 +467,7 @@ impl Endpoint {
                     dialog: super::dialog::Dialog::uas(m, &tag, true).ok(),
                     ack_key: dialog_key(m),
                     remote_key: remote_dialog_key(m),
+                    reinvite: false,
                 });
                 let id = self.new_txn(now, src, transport, key, true, Some(trying), tag, true);
                 if let Some(st) = self.txns.get_mut(&id) {
@@ -543,6 +554,87 @@ impl Endpoint {
         }
     }
 
+    fn confirmed(&mut self, id: u64) {
+        let reinvite = self
+            .txns
+            .get(&id)
+            .and_then(|st| st.invite.as_ref())
+            .is_some_and(|i| i.reinvite);
+        if !reinvite {
+            self.events.push_back(EndpointEvent::Confirmed(TxnId(id)));
+        }
+    }
+
+    /// An INVITE with a To tag: in a dialog we know (caller side or agent leg), a new server
+    /// transaction handed to the TU as [`EndpointEvent::ReInvite`]; outside any, `481`; with
+    /// a CSeq not above the dialog's last, `500` (§12.2.2).
+    fn handle_reinvite(
+        &mut self,
+        now: Instant,
+        src: SocketAddr,
+        transport: Transport,
+        key: String,
+        m: &Message<'_>,
+    ) {
+        let side = remote_dialog_key(m).and_then(|k| self.dialogs.get(&k).copied());
+        // A dialog known without its state (the INVITE had no usable Contact) is not checked.
+        let checked = match side {
+            Some(DialogRef::Caller(id)) => Some((
+                self.uas
+                    .get_mut(&id)
+                    .map_or(Ok(()), |u| u.dialog.handle_request(m)),
+                DialogSide::Caller(TxnId(id)),
+            )),
+            Some(DialogRef::Agent(leg)) => Some((
+                self.leg_dialog_mut(leg)
+                    .map_or(Ok(()), |d| d.handle_request(m)),
+                DialogSide::Agent(LegId(leg)),
+            )),
+            None => None,
+        };
+        let (code, reason) = match checked {
+            Some((Ok(()), side)) => {
+                let echo = ResponseEcho::of(m);
+                let trying = stamp_received(echo.build(100, "Trying", None, &[], b""), src);
+                let invite = Box::new(InviteState {
+                    echo,
+                    dialog: None,
+                    ack_key: dialog_key(m),
+                    remote_key: None,
+                    reinvite: true,
+                });
+                let id = self.new_txn(
+                    now,
+                    src,
+                    transport,
+                    key,
+                    true,
+                    Some(trying),
+                    String::new(),
+                    true,
+                );
+                if let Some(st) = self.txns.get_mut(&id) {
+                    st.invite = Some(invite);
+                }
+                self.pending_invites += 1;
+                self.events.push_back(EndpointEvent::ReInvite {
+                    txn: TxnId(id),
+                    side,
+                    body: m.body.to_vec(),
+                });
+                return self.flush(now, id);
+            }
+            Some((Err(super::dialog::DialogError::CSeqOutOfOrder), _)) => {
+                (500, "Server Internal Error")
+            }
+            Some((Err(super::dialog::DialogError::Missing(_)), _)) => (400, "Bad Request"),
+            _ => (481, "Call/Transaction Does Not Exist"),
+        };
+        let resp = build_response(m, code, reason, None, &[], b"");
+        let id = self.new_txn(now, src, transport, key, true, None, String::new(), false);
+        self.respond_raw(now, id, code, resp);
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn new_txn(
         &mut self,
@@ -600,8 +692,10 @@ impl Endpoint {
         self.flush(now, id);
     }
 
-    /// The TU answers an INVITE handed out as [`EndpointEvent::Invite`]. `extra` headers and
-    /// `body` are added; the To tag is the transaction's. Unknown or finished ids are ignored.
+    /// The TU answers an INVITE handed out as [`EndpointEvent::Invite`] or
+    /// [`EndpointEvent::ReInvite`]. `extra` headers and `body` are added; the To tag is the
+    /// transaction's; a 503 gets `Retry-After` (the configured seconds) unless `extra` has
+    /// one. Unknown or finished ids are ignored.
     pub fn respond(
         &mut self,
         now: Instant,
@@ -624,8 +718,17 @@ impl Endpoint {
         };
         // A 1xx with a tag or a 2xx creates a dialog: the peer needs our Contact (§12.1.1).
         let contact;
-        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(extra.len() + 1);
+        let retry_after = self.cfg.retry_after_secs.to_string();
+        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(extra.len() + 2);
         headers.extend_from_slice(extra);
+        if code == 503
+            && !extra
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("Retry-After"))
+        {
+            // A 503 from acd is always temporary (overload, media ports exhausted).
+            headers.push(("Retry-After", &retry_after));
+        }
         if code > 100 && code < 300 && !extra.iter().any(|(n, _)| n.eq_ignore_ascii_case("Contact"))
         {
             contact = match st.transport {
@@ -677,7 +780,8 @@ impl Endpoint {
             no_ack |= e == TxnEvent::NoAck;
         }
         let terminated = st.txn.state() == TxnState::Terminated;
-        let st = if no_ack {
+        let reinvite = st.invite.as_ref().is_some_and(|i| i.reinvite);
+        let st = if no_ack && !reinvite {
             // §13.3.1.4: a 2xx never acknowledged confirms the dialog, but the session
             // should end: acd sends the caller a BYE (its 200 may have been lost, or the
             // caller is gone) and the TU hears of it.
@@ -1147,16 +1251,113 @@ mod tests {
         );
     }
 
+    const HOLD: &[u8] = b"v=0\r\no=c 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n";
+
+    fn with_body(req: Vec<u8>, body: &[u8]) -> Vec<u8> {
+        let mut r = String::from_utf8(req).unwrap().replace(
+            "Content-Length: 0\r\n\r\n",
+            &format!(
+                "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            ),
+        );
+        r.push_str(std::str::from_utf8(body).unwrap());
+        r.into_bytes()
+    }
+
     #[test]
-    fn re_invite_in_an_answered_dialog_is_declined_488_and_not_a_new_call() {
+    fn re_invite_in_an_answered_dialog_is_handed_to_the_tu_and_answered_through_respond() {
         let now = Instant::now();
         let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
-        answered(&mut ep, now, "a");
+        let call = answered(&mut ep, now, "a");
+        while ep.poll_event().is_some() {}
+        ep.handle_datagram(
+            now,
+            src(),
+            &with_body(in_dialog("INVITE", "re", "a"), HOLD),
+            &dir(),
+        );
+        assert_eq!(codes(&mut ep), vec![100]);
+        let Some(EndpointEvent::ReInvite { txn, side, body }) = ep.poll_event() else {
+            panic!("re-INVITE reported")
+        };
+        assert_eq!(side, DialogSide::Caller(call));
+        assert_eq!(body, HOLD);
+        assert_ne!(txn, call, "a transaction of its own");
+        ep.respond(now, txn, 200, "OK", &[], b"v=0\r\n");
+        assert_eq!(codes(&mut ep), vec![200]);
+        assert_eq!(ep.pending_invites(), 0);
+        // Its ACK ends the transaction and is not a new call's confirmation.
+        ep.handle_datagram(now, src(), &in_dialog("ACK", "reack", "a"), &dir());
+        assert_eq!(ep.poll_event(), None);
+        // The call's dialog is still there: a BYE ends it.
+        ep.handle_datagram(now, src(), &in_dialog("BYE", "bye", "a"), &dir());
+        assert_eq!(codes(&mut ep), vec![200]);
+        assert_eq!(ep.poll_event(), Some(EndpointEvent::Bye(call)));
+    }
+
+    #[test]
+    fn declined_re_invite_leaves_the_dialog_as_it_was() {
+        let now = Instant::now();
+        let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
+        let call = answered(&mut ep, now, "a");
         while ep.poll_event().is_some() {}
         ep.handle_datagram(now, src(), &in_dialog("INVITE", "re", "a"), &dir());
+        codes(&mut ep);
+        let Some(EndpointEvent::ReInvite { txn, .. }) = ep.poll_event() else {
+            panic!("re-INVITE reported")
+        };
+        ep.respond(now, txn, 488, "Not Acceptable Here", &[], b"");
         assert_eq!(codes(&mut ep), vec![488]);
-        assert_eq!(ep.poll_event(), None);
-        assert_eq!(ep.pending_invites(), 0);
+        ep.handle_datagram(now, src(), &in_dialog("BYE", "bye", "a"), &dir());
+        assert_eq!(codes(&mut ep), vec![200]);
+        assert_eq!(ep.poll_event(), Some(EndpointEvent::Bye(call)));
+    }
+
+    #[test]
+    fn re_invite_with_an_old_cseq_gets_500() {
+        let now = Instant::now();
+        let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
+        let with_contact = String::from_utf8(invite("a")).unwrap().replace(
+            "Max-Forwards",
+            "Contact: <sip:c@127.0.0.1:5070>\r\nMax-Forwards",
+        );
+        ep.handle_datagram(now, src(), with_contact.as_bytes(), &dir());
+        let Some(EndpointEvent::Invite { txn, .. }) = ep.poll_event() else {
+            panic!()
+        };
+        ep.respond(now, txn, 200, "OK", &[], b"");
+        let ok = std::iter::from_fn(|| ep.poll_transmit()).last().unwrap();
+        let to = parse(&ok.bytes)
+            .unwrap()
+            .header(HeaderName::To)
+            .unwrap()
+            .to_owned();
+        // CSeq 1 again, in the dialog (our To tag): out of order.
+        let stale = String::from_utf8(invite("stale"))
+            .unwrap()
+            .replace("To: <sip:500@acd>", &format!("To: {to}"))
+            .replace("Call-ID: stale", "Call-ID: a");
+        ep.handle_datagram(now, src(), stale.as_bytes(), &dir());
+        assert_eq!(codes(&mut ep), vec![500]);
+        assert!(!std::iter::from_fn(|| ep.poll_event())
+            .any(|e| matches!(e, EndpointEvent::ReInvite { .. })));
+    }
+
+    #[test]
+    fn a_503_from_the_tu_carries_retry_after() {
+        let now = Instant::now();
+        let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
+        ep.handle_datagram(now, src(), &invite("a"), &dir());
+        ep.poll_transmit();
+        let Some(EndpointEvent::Invite { txn, .. }) = ep.poll_event() else {
+            panic!()
+        };
+        ep.respond(now, txn, 503, "Service Unavailable", &[], b"");
+        let t = ep.poll_transmit().unwrap();
+        let m = parse(&t.bytes).unwrap();
+        assert!(matches!(m.start, StartLine::Response { code: "503", .. }));
+        assert_eq!(m.other_header("Retry-After"), Some("5"));
     }
 
     #[test]
