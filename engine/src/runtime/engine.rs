@@ -471,4 +471,31 @@ mod tests {
         );
         drop(engine);
     }
+
+    /// Everything starts on loopback ports and stops again through the one `shutdown`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_whole_engine_starts_and_shuts_down() {
+        let admin = Arc::new(Admin::in_memory_for_tests());
+        let store: Arc<dyn Store> = Arc::new(crate::store::MemStore::new());
+        let mut config = Config::default();
+        config.sip.listen = "127.0.0.1:0".parse().unwrap();
+        config.media.ports = crate::config::PortRange {
+            first: 41_000,
+            last: 41_099,
+        };
+        config.media.threads = 2;
+        let engine = Engine::start(admin, store, EngineConfig::from_config(&config))
+            .await
+            .unwrap();
+        let sip = engine.sip_addr().expect("SIP is bound");
+        assert_ne!(sip.port(), 0);
+        assert!(engine.toolbar().is_some());
+        assert_eq!(engine.media_ports(), (41_000, 41_099));
+        let stats = engine.media_stats().snapshot();
+        assert_eq!((stats.ports_total, stats.ports_free), (50, 50));
+        assert_eq!((stats.legs_open, stats.calls), (0, 0));
+        engine.shutdown().await;
+        // The SIP port is free again once the engine has stopped.
+        std::net::UdpSocket::bind(sip).unwrap();
+    }
 }
