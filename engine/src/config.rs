@@ -51,6 +51,10 @@ advertise = ""
 # is unavailable or does not answer is redirected there (302, user part = the agent's
 # extension). Empty: such callers get busy (486) or unavailable (480).
 voicemail = ""
+# Digest algorithms the registrar challenges with, one WWW-Authenticate each, in this order:
+# "MD5" and/or "SHA-256". MD5 alone by default: Debian 12's baresip (libre 1.x) and many
+# deployed phones abort on a challenge whose algorithm they do not know.
+digest_algorithms = ["MD5"]
 
 [media]
 # RTP port range, "FIRST-LAST": each call leg takes an even port for RTP and the odd port above
@@ -151,6 +155,12 @@ pub const SETTINGS: &[Setting] = &[
         flag: "sip-voicemail",
         env: "ACD_SIP_VOICEMAIL",
         help: "Voicemail server host[:port] unanswered direct calls are redirected to (302) [default: none]",
+    },
+    Setting {
+        key: "sip.digest_algorithms",
+        flag: "sip-digest-algorithms",
+        env: "ACD_SIP_DIGEST_ALGORITHMS",
+        help: "Digest algorithms challenged, in order, comma-separated: MD5, SHA-256 [default: MD5]",
     },
     Setting {
         key: "media.ports",
@@ -299,6 +309,52 @@ pub struct SipListenConfig {
     pub advertise: Advertise,
     /// Voicemail server `host[:port]`; empty for none.
     pub voicemail: String,
+    /// The digest algorithms challenged, in order.
+    pub digest_algorithms: DigestAlgorithms,
+}
+
+/// `sip.digest_algorithms`: a non-empty ordered list of `MD5` / `SHA-256` (any case, no
+/// repeats). Anything else is refused when the configuration is built, naming the key and
+/// the value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<String>", into = "Vec<String>")]
+pub struct DigestAlgorithms(pub Vec<crate::sip::digest::Algorithm>);
+
+impl TryFrom<Vec<String>> for DigestAlgorithms {
+    type Error = String;
+    fn try_from(v: Vec<String>) -> Result<Self, String> {
+        use crate::sip::digest::Algorithm;
+        let mut out = Vec::with_capacity(v.len());
+        for name in &v {
+            let a = match name.trim() {
+                n if n.eq_ignore_ascii_case("MD5") => Algorithm::Md5,
+                n if n.eq_ignore_ascii_case("SHA-256") => Algorithm::Sha256,
+                other => {
+                    return Err(format!(
+                        "sip.digest_algorithms: unsupported digest algorithm {other:?}; \
+                         use MD5 and/or SHA-256"
+                    ))
+                }
+            };
+            if out.contains(&a) {
+                return Err(format!(
+                    "sip.digest_algorithms: {:?} is listed twice",
+                    name.trim()
+                ));
+            }
+            out.push(a);
+        }
+        if out.is_empty() {
+            return Err("sip.digest_algorithms: name at least one of MD5, SHA-256".into());
+        }
+        Ok(DigestAlgorithms(out))
+    }
+}
+
+impl From<DigestAlgorithms> for Vec<String> {
+    fn from(a: DigestAlgorithms) -> Vec<String> {
+        a.0.iter().map(|a| a.as_str().to_owned()).collect()
+    }
 }
 
 /// `sip.advertise`: empty, an IP, or IP:port. Anything else is refused when the configuration
@@ -550,6 +606,13 @@ impl ConfigBuilder {
             Some(toml::Value::Boolean(_)) => {
                 toml::Value::Boolean(value.trim().parse().map_err(|_| bad("boolean"))?)
             }
+            // Lists come comma-separated from flags and the environment.
+            Some(toml::Value::Array(_)) => toml::Value::Array(
+                value
+                    .split(',')
+                    .map(|v| toml::Value::String(v.trim().to_owned()))
+                    .collect(),
+            ),
             _ => toml::Value::String(value.to_owned()),
         };
         insert(&mut self.merged, key, typed);
@@ -640,6 +703,7 @@ mod tests {
                 Some(toml::Value::Boolean(_)) => "false".to_owned(),
                 _ if s.key.ends_with("listen") => "127.0.0.1:0".to_owned(),
                 _ if s.key == "sip.advertise" => "192.0.2.1".to_owned(),
+                _ if s.key == "sip.digest_algorithms" => "sha-256, MD5".to_owned(),
                 _ if s.key == "media.advertise" => "192.0.2.1".to_owned(),
                 _ if s.key == "media.ports" => "30000-30999".to_owned(),
                 // Enumerated strings: their default is one valid value.
@@ -820,5 +884,65 @@ mod tests {
         assert!(!shown.contains("s3cret"), "{shown}");
         let back: Config = toml::from_str(&shown).unwrap();
         assert_eq!(back.admin.listen, config.admin.listen);
+    }
+
+    #[test]
+    fn digest_algorithms_default_to_md5_alone() {
+        use crate::sip::digest::Algorithm;
+        assert_eq!(
+            Config::default().sip.digest_algorithms.0,
+            vec![Algorithm::Md5]
+        );
+    }
+
+    #[test]
+    fn digest_algorithms_keep_their_order_from_a_flag_or_the_file() {
+        use crate::sip::digest::Algorithm;
+        let config = Config::builder()
+            .set(
+                flag("sip-digest-algorithms"),
+                "sip.digest_algorithms",
+                "SHA-256,md5",
+            )
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(
+            config.sip.digest_algorithms.0,
+            vec![Algorithm::Sha256, Algorithm::Md5]
+        );
+        let config = Config::builder()
+            .toml_str(
+                Path::new("acd.toml"),
+                "[sip]\ndigest_algorithms = [\"sha-256\"]\n",
+            )
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(config.sip.digest_algorithms.0, vec![Algorithm::Sha256]);
+    }
+
+    #[test]
+    fn unknown_or_empty_digest_algorithms_are_refused_by_key_and_value() {
+        for bad in ["SHA-512", "MD5,MD5-sess", "", "MD5,md5"] {
+            let err = Config::builder()
+                .set(
+                    Origin::Env("ACD_SIP_DIGEST_ALGORITHMS".into()),
+                    "sip.digest_algorithms",
+                    bad,
+                )
+                .unwrap()
+                .build()
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("sip.digest_algorithms"), "{bad}: {err}");
+        }
+        let err = Config::builder()
+            .set(flag("x"), "sip.digest_algorithms", "SHA-512")
+            .unwrap()
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SHA-512"), "{err}");
     }
 }

@@ -141,11 +141,11 @@ pub enum Op {
     GetQueueStats,
     ListAgentStates,
     GetAgentState,
-    GetMediaStats,
     ListPrompts,
     GetPrompt,
     PutPrompt,
     DeletePrompt,
+    GetMediaStats,
 }
 
 /// One served route.

@@ -9,6 +9,8 @@
 //! target dir and profile as the running test. Every server gets port 0 and its own temp dir,
 //! so test binaries can run in parallel.
 
+pub mod voice;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -358,6 +360,23 @@ impl Acd {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// The process id (to read `/proc/PID/status`, e.g. its resident memory).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Resident memory in KiB (`VmRSS` in `/proc/PID/status`; Linux only).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("read /proc/PID/status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("VmRSS in /proc/PID/status")
     }
 
     /// Every stdout line so far.

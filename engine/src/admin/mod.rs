@@ -903,6 +903,55 @@ impl Admin {
     /// Checks a login. Counts failures and locks the account at the organisation's threshold;
     /// a success clears the count. The returned agent says if the password must be changed.
     pub fn verify_login(&self, username: &str, password: &str) -> Result<Agent, LoginError> {
+        let agent = self.verify_password(username, password)?;
+        self.record_second_factor(agent.id, true)?;
+        Ok(agent)
+    }
+
+    /// The first step of a login with a second factor: checks the password like
+    /// [`Admin::verify_login`] (a failure counts toward lockout) but a success leaves the
+    /// count as it is, so that guesses of the second factor, counted by
+    /// [`Admin::record_second_factor`], add up to the lockout threshold too.
+    pub fn verify_password(&self, username: &str, password: &str) -> Result<Agent, LoginError> {
+        self.check_login(username, password)
+    }
+
+    /// The outcome of a login's second factor (or of a login without one): success clears the
+    /// failure count, a failure counts toward lockout like a wrong password and answers
+    /// [`LoginError::Locked`] when it reaches the threshold.
+    pub fn record_second_factor(&self, id: AgentId, ok: bool) -> Result<(), LoginError> {
+        if ok
+            && self
+                .read()
+                .agents
+                .get(&id)
+                .is_some_and(|s| s.agent.failed_logins == 0)
+        {
+            return Ok(());
+        }
+        let mut locked_now = false;
+        let result = self.modify_agent(id, |st, s| {
+            if ok {
+                s.agent.failed_logins = 0;
+            } else {
+                s.agent.failed_logins += 1;
+                let threshold = st.org.lockout_threshold;
+                if threshold > 0 && s.agent.failed_logins >= threshold {
+                    s.agent.locked = true;
+                    locked_now = true;
+                }
+            }
+            Ok(())
+        });
+        match result {
+            Ok(_) if locked_now => Err(LoginError::Locked),
+            Ok(_) => Ok(()),
+            Err(AdminError::Store(e)) => Err(LoginError::Store(e)),
+            Err(_) => Err(LoginError::InvalidCredentials),
+        }
+    }
+
+    fn check_login(&self, username: &str, password: &str) -> Result<Agent, LoginError> {
         let (id, hash) = {
             let st = self.read();
             let id = *st
@@ -919,28 +968,12 @@ impl Admin {
             (id, s.password_hash.clone())
         };
         let ok = hash.is_some_and(|h| secrets::verify_password(&h, password));
-        let mut locked_now = false;
-        let result = self.modify_agent(id, |st, s| {
-            if ok {
-                s.agent.failed_logins = 0;
-            } else {
-                s.agent.failed_logins += 1;
-                let threshold = st.org.lockout_threshold;
-                if threshold > 0 && s.agent.failed_logins >= threshold {
-                    s.agent.locked = true;
-                    locked_now = true;
-                }
-            }
-            Ok(())
-        });
-        match result {
-            Ok(agent) if ok => Ok(agent),
-            Ok(_) if locked_now => Err(LoginError::Locked),
-            Ok(_) => Err(LoginError::InvalidCredentials),
-            Err(AdminError::Store(e)) => Err(LoginError::Store(e)),
-            // The agent was deleted between the two steps.
-            Err(_) => Err(LoginError::InvalidCredentials),
+        if ok {
+            // The agent was deleted between the two steps: as if unknown.
+            return self.agent(id).map_err(|_| LoginError::InvalidCredentials);
         }
+        self.record_second_factor(id, false)?;
+        Err(LoginError::InvalidCredentials)
     }
 
     /// Sets the avatar from the uploaded bytes: PNG or JPEG by content, at most 8 MiB.

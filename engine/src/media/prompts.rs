@@ -10,7 +10,6 @@
 //! kept (the admin service) nor the live set a running engine plays from
 //! (`runtime::prompts_io`).
 
-use super::g711::{alaw_encode, ulaw_encode};
 use super::{wav, Prompt};
 use std::collections::HashMap;
 use std::f64::consts::TAU;
@@ -96,15 +95,6 @@ pub fn builtin_samples(name: &str) -> Option<&'static [i16]> {
         .map(Vec::as_slice)
 }
 
-/// A prompt from 8 kHz samples, pre-encoded in both laws.
-fn encode(name: &str, samples: &[i16]) -> Prompt {
-    Prompt {
-        name: name.to_owned(),
-        pcmu: samples.iter().map(|&s| ulaw_encode(s)).collect(),
-        pcma: samples.iter().map(|&s| alaw_encode(s)).collect(),
-    }
-}
-
 /// Prompts by name.
 #[derive(Debug, Clone, Default)]
 pub struct PromptSet {
@@ -135,7 +125,7 @@ impl PromptSet {
 
     /// Adds or replaces a prompt given as 8 kHz 16-bit samples.
     pub fn insert_samples(&mut self, name: &str, samples: &[i16]) {
-        self.insert(encode(name, samples));
+        self.insert(Prompt::from_samples(name, samples));
     }
 
     /// Removes a prompt (a built-in returns only if inserted again).
@@ -177,7 +167,7 @@ fn number_words(n: u32, out: &mut Vec<String>) {
         0..=20 => out.push(format!("n{n}")),
         21..=99 => {
             out.push(format!("n{}", n / 10 * 10));
-            if n % 10 != 0 {
+            if !n.is_multiple_of(10) {
                 out.push(format!("n{}", n % 10));
             }
         }
@@ -249,7 +239,7 @@ fn music_on_hold() -> Vec<i16> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::g711::ulaw_decode;
+    use crate::media::g711::{ulaw_decode, ulaw_encode};
 
     /// Power of `freq` in `samples` (Goertzel), normalised by length.
     fn goertzel(samples: &[i16], freq: f64) -> f64 {

@@ -76,6 +76,7 @@ impl EngineConfig {
                 bind: config.sip.listen,
                 tcp: config.sip.tcp,
                 advertise: config.sip.advertise,
+                digest_algorithms: config.sip.digest_algorithms.0.clone(),
                 ..SipConfig::default()
             },
             voicemail: config.sip.voicemail.clone(),
@@ -224,17 +225,17 @@ impl Engine {
         engine.media_ip = cfg.media.advertise.0.unwrap_or(sip.contact.ip());
         // Who keeps an agent logged in: its SIP registration, its toolbar session, or both.
         let presence = Arc::new(Presence::new());
-        // The prompts queue callers hear: built-ins overlaid with uploads, kept current.
+        // What queue callers hear: the built-ins overlaid with uploads, swapped whole on change.
         let prompts = {
             let admin = admin.clone();
             tokio::task::spawn_blocking(move || PromptLibrary::start(admin)).await??
         };
         let flow = CallFlowConfig {
             media_addr: engine.media_ip,
-            // The flow owns the pool from here on; the shards follow the same shard map.
+            voicemail: cfg.voicemail.clone(),
+            // The flow owns the pool: it splits ports over the shards as the shard threads do.
             pool,
             prompts: prompts.prompts(),
-            voicemail: cfg.voicemail.clone(),
             ..CallFlowConfig::default()
         };
         engine.prompts = Some(prompts);

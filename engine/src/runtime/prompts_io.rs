@@ -10,10 +10,25 @@
 
 use crate::admin::{Admin, AdminError, ConfigEvent};
 use crate::media::prompts::PromptSet;
+use crate::model::QueueSettings;
+use crate::sip::b2bua::QueueAudio;
 use arc_swap::ArcSwap;
 use crossbeam_channel::{select, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+
+/// What callers of a queue hear, for the call flow ([`crate::sip::b2bua::Called::Queue`]):
+/// the queue's welcome prompt, hold audio and announcement interval (`None` when the queue
+/// does not announce positions).
+pub fn queue_audio(settings: &QueueSettings) -> QueueAudio {
+    QueueAudio {
+        welcome: settings.welcome_prompt.clone(),
+        hold: settings.hold_audio.clone(),
+        announce_every: settings
+            .announce_position
+            .then(|| std::time::Duration::from_secs(u64::from(settings.announce_interval_seconds))),
+    }
+}
 
 /// The running library: a shared, always-current [`PromptSet`] and the thread that updates it.
 pub struct PromptLibrary {
@@ -151,6 +166,23 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         false
+    }
+
+    #[test]
+    fn queue_audio_follows_the_queue_settings() {
+        let defaults = queue_audio(&QueueSettings::default());
+        assert_eq!(defaults, QueueAudio::default());
+        let q = QueueSettings {
+            welcome_prompt: None,
+            hold_audio: "ringback".into(),
+            announce_position: true,
+            announce_interval_seconds: 45,
+            ..QueueSettings::default()
+        };
+        let audio = queue_audio(&q);
+        assert_eq!(audio.welcome, None);
+        assert_eq!(audio.hold, "ringback");
+        assert_eq!(audio.announce_every, Some(Duration::from_secs(45)));
     }
 
     #[test]

@@ -177,7 +177,8 @@ pub async fn run(
             }
             Some(o) = outputs.recv() => on_output(o, &mut calls, &bindings, &admin),
             Some(ev) = media.events.recv() => calls.handle_media_event(ev),
-            _ = sleep_until(calls.poll_timeout()) => {
+            // The call flow's own timers (position announcements); far away when none is set.
+            _ = tokio::time::sleep_until(flow_deadline(&calls)) => {
                 calls.handle_timeout(std::time::Instant::now());
             }
         }
@@ -196,12 +197,11 @@ pub async fn run(
     }
 }
 
-/// Sleeps until `at`, or forever when there is no timer.
-async fn sleep_until(at: Option<std::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
-    }
+/// When the call flow next needs `handle_timeout` (an hour away when it has no timer, so
+/// the select simply re-arms).
+fn flow_deadline(calls: &CallFlow) -> tokio::time::Instant {
+    let far = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+    tokio::time::Instant::from_std(calls.poll_timeout().unwrap_or(far))
 }
 
 /// What the event handler reads.

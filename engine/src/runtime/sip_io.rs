@@ -1,5 +1,5 @@
-//! The SIP io layer: UDP and TCP sockets, the clock and the RNG seed around the sans-IO
-//! [`Endpoint`].
+//! The SIP io layer: UDP and TCP sockets, the clock and the RNG seed (from the OS) around
+//! the sans-IO [`Endpoint`].
 //!
 //! Owns the sockets, the bounded queues between them and the one task that owns the endpoint,
 //! and TCP connection reuse (one writer per peer address, used for requests and responses).
@@ -11,8 +11,9 @@ use crate::sip::build::build_response;
 use crate::sip::endpoint::{
     Endpoint, EndpointConfig, EndpointEvent, LegId, OutgoingInvite, Transport, TxnId,
 };
-use crate::sip::parse::{parse, HeaderName};
+use crate::sip::parse::{frame_len, parse, parse_head, HeaderName, ParseError, MAX_MESSAGE};
 use crate::sip::registrar::Directory;
+use rand::RngCore;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,8 +36,14 @@ pub struct SipConfig {
     pub advertise: crate::config::Advertise,
     /// Depth of the bounded queue from the sockets to the endpoint task.
     pub queue_depth: usize,
-    /// Seed for tags and the nonce secret.
+    /// Seed for tags, branches and Call-IDs; drawn from the OS by default, so no two
+    /// processes share it (a constant seed let any acd accept another's nonces, issue 13 H2).
+    /// The nonce secret is drawn from the OS separately (256 bits) unless
+    /// `endpoint.registrar.nonce_secret` is set.
     pub seed: u64,
+    /// The digest algorithms the registrar challenges with, in order (`sip.digest_algorithms`;
+    /// sets `endpoint.registrar.challenge_algorithms`).
+    pub digest_algorithms: Vec<crate::sip::digest::Algorithm>,
     /// UDP socket receive/send buffer in bytes (the kernel caps it at rmem_max/wmem_max).
     /// SIPp sends in per-millisecond bursts; the 208 KiB default overflows at a few thousand
     /// messages per second (the same pitfall as Kamailio's, see shared/bench/kamailio).
@@ -52,7 +59,8 @@ impl Default for SipConfig {
             tcp: true,
             advertise: crate::config::Advertise::default(),
             queue_depth: 4096,
-            seed: 0x5eed,
+            seed: rand::rngs::OsRng.next_u64(),
+            digest_algorithms: vec![crate::sip::digest::Algorithm::Md5],
             socket_buffer: 4 << 20,
             endpoint: EndpointConfig::default(),
         }
@@ -253,6 +261,12 @@ pub async fn run_sip(
     let join = tokio::spawn(async move {
         let mut endpoint_cfg = cfg.endpoint.clone();
         endpoint_cfg.contact = contact;
+        endpoint_cfg.registrar.challenge_algorithms = cfg.digest_algorithms.clone();
+        endpoint_cfg.registrar.nonce_secret.get_or_insert_with(|| {
+            let mut secret = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut secret);
+            secret
+        });
         let mut ep = Endpoint::new(endpoint_cfg, cfg.seed, Instant::now());
         let mut writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
         let mut batch = Vec::with_capacity(64);
@@ -454,6 +468,22 @@ fn overload_503(data: &[u8], retry_after: &str) -> Option<Vec<u8>> {
     ))
 }
 
+/// The answer to a request on a stream whose framing failed: `413` when its Content-Length
+/// is over [`MAX_MESSAGE`], `400` when it is not a number. Nothing for responses, or when the
+/// header block itself cannot be read.
+fn unframeable_response(buf: &[u8], e: ParseError) -> Option<Vec<u8>> {
+    let (code, reason) = match e {
+        ParseError::BodyTooLarge => (413, "Request Entity Too Large"),
+        ParseError::BadFraming => (400, "Bad Request (Content-Length is not a number)"),
+        _ => return None,
+    };
+    let m = parse_head(buf).ok()?;
+    if !m.is_request() || m.header(HeaderName::Via).is_none() {
+        return None;
+    }
+    Some(build_response(&m, code, reason, None, &[], b""))
+}
+
 /// Serves one TCP connection: frames what it reads for the endpoint, writes what the endpoint
 /// sends to `peer`. `writer` is the queue the endpoint already writes to when acd opened the
 /// connection itself; for an accepted connection a new one is announced with `TcpOpen`.
@@ -496,7 +526,7 @@ async fn tcp_conn(
         };
         buf.extend_from_slice(&chunk[..n]);
         loop {
-            match crate::sip::parse::frame_len(&buf) {
+            match frame_len(&buf) {
                 Ok(len) => {
                     let msg: Vec<u8> = buf.drain(..len).collect();
                     match in_tx.try_send(Inbound::Stream(peer, msg)) {
@@ -512,13 +542,23 @@ async fn tcp_conn(
                         Err(_) => break 'conn,
                     }
                 }
-                Err(crate::sip::parse::ParseError::Incomplete) => break,
-                Err(crate::sip::parse::ParseError::Empty) => {
+                Err(ParseError::Incomplete) if buf.len() < MAX_MESSAGE => break,
+                // The parser never waits past the cap; should it, the buffer still stops here.
+                Err(ParseError::Incomplete) => break 'conn,
+                Err(ParseError::Empty) => {
                     buf.clear();
                     break;
                 }
-                // A stream that cannot be framed cannot be resynchronised: close it.
-                Err(_) => break 'conn,
+                // A stream that cannot be framed cannot be resynchronised: answer what can be
+                // answered from the headers (RFC 3261 §18.3, §21.4.11), then close without
+                // reading the rest.
+                Err(e) => {
+                    if let Some(resp) = unframeable_response(&buf, e) {
+                        let _ = w_tx.send(resp).await;
+                    }
+                    tracing::debug!(peer = %peer, error = %e, "SIP TCP stream cannot be framed: closing it");
+                    break 'conn;
+                }
             }
         }
     }

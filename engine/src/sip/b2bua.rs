@@ -56,33 +56,13 @@ use arc_swap::ArcSwap;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+pub use media::QueueAudio;
 
 /// Codecs acd answers callers with until per-queue codec settings exist: G.711 both laws
 /// (every carrier has them), then g722 and gsm.
 pub const DEFAULT_CODECS: [Codec; 4] = [Codec::Ulaw, Codec::Alaw, Codec::G722, Codec::Gsm];
-
-/// What a caller waiting in a queue hears (prompt names, looked up in the prompt set when
-/// played: a missing name is skipped, a missing hold audio falls back to `moh`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueAudio {
-    /// Played once on entry, if any.
-    pub welcome: Option<String>,
-    /// Looped while waiting (`moh`, `ringback` or an uploaded prompt).
-    pub hold: String,
-    /// Position announcements at this interval, if the queue announces.
-    pub announce_every: Option<Duration>,
-}
-
-impl Default for QueueAudio {
-    fn default() -> Self {
-        QueueAudio {
-            welcome: Some("welcome".to_owned()),
-            hold: "moh".to_owned(),
-            announce_every: None,
-        }
-    }
-}
 
 /// Where a called number leads (resolved by the runtime against the admin's numbers).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -634,6 +614,7 @@ impl CallFlow {
         let leg = LegId(self.next_leg);
         self.next_leg += 1;
         let Some(call) = self.calls.get_mut(&txn) else {
+            self.cfg.pool.release(port);
             return;
         };
         call.ringing.push((leg, agent));

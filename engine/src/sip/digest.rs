@@ -1,9 +1,11 @@
 //! HTTP Digest authentication for SIP (RFC 3261 §22, RFC 8760 for SHA-256): challenges,
 //! stateless nonces and response verification.
 //!
-//! Owns the nonce format (a timestamp plus a keyed SHA-256 tag, so no per-challenge state is
-//! kept) and the digest arithmetic. It does not own passwords (passed in by the registrar) or
-//! the secret (passed in by the io layer from its seeded RNG).
+//! Owns the nonce format (a timestamp plus an HMAC-SHA-256 tag over the timestamp and the
+//! client's IP, so no per-challenge state is kept and a nonce from another process, whose
+//! secret differs, is refused) and the digest arithmetic. It does not own passwords (passed
+//! in by the registrar), nonce-count tracking (the registrar's) or the secret (drawn from the
+//! OS by the io layer).
 
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
@@ -140,11 +142,32 @@ impl Credentials<'_> {
         }
     }
 
-    /// Whether `response` is right for this password and request method.
+    /// Whether the credentials use `qop=auth` with a nonce count and a client nonce: the only
+    /// form acd accepts, since without them a captured response replays as is (RFC 7616).
+    pub fn has_qop_auth(&self) -> bool {
+        self.qop.is_some_and(|q| q.eq_ignore_ascii_case("auth"))
+            && self.nc().is_some()
+            && self.cnonce.is_some_and(|c| !c.is_empty())
+    }
+
+    /// The nonce count (`nc`, 8 hex digits), if present and well formed.
+    pub fn nc(&self) -> Option<u32> {
+        let nc = self.nc?;
+        if nc.len() != 8 {
+            return None;
+        }
+        u32::from_str_radix(nc, 16).ok()
+    }
+
+    /// Whether `response` is right for this password and request method. Only `qop=auth`
+    /// responses verify (see [`Credentials::has_qop_auth`]).
     pub fn verify(&self, method: &str, password: &str) -> bool {
         let Some(alg) = self.algorithm() else {
             return false;
         };
+        if !self.has_qop_auth() {
+            return false;
+        }
         let ha1 = alg.hash_hex(&[
             self.username.as_bytes(),
             self.realm.as_bytes(),
@@ -161,7 +184,6 @@ impl Credentials<'_> {
                     qop.as_bytes(),
                     ha2.as_bytes(),
                 ]),
-            (None, _, _) => alg.hash_hex(&[ha1.as_bytes(), self.nonce.as_bytes(), ha2.as_bytes()]),
             _ => return false,
         };
         // Not secret-dependent in a way that leaks the password: the attacker already knows
@@ -203,10 +225,13 @@ pub fn client_response(
     }
 }
 
-/// Stateless nonces: `<seconds since epoch, hex>.<first 16 bytes of SHA-256(secret, ts, ip)>`.
+/// Stateless nonces: `<seconds on the registrar clock, hex>.<sequence, hex>.<first 16 bytes
+/// of HMAC-SHA-256(secret, ts || seq || ip)>`. The sequence makes every challenge's nonce
+/// unique, so nonce counts tracked per nonce never mix two clients.
 #[derive(Debug, Clone)]
 pub struct NonceMaker {
     secret: [u8; 32],
+    seq: u64,
 }
 
 /// The verdict on a received nonce.
@@ -220,21 +245,38 @@ pub enum NonceCheck {
     Forged,
 }
 
+/// HMAC-SHA-256 (RFC 2104) with a key of at most one block (64 bytes; longer keys are cut,
+/// which never happens here: the secret is 32 bytes).
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut ipad = [0x36u8; 64];
+    let mut opad = [0x5cu8; 64];
+    for (i, k) in key.iter().enumerate() {
+        ipad[i] ^= k;
+        opad[i] ^= k;
+    }
+    let mut inner = Sha256::new();
+    inner.update(ipad);
+    for p in parts {
+        inner.update(p);
+    }
+    let mut outer = Sha256::new();
+    outer.update(opad);
+    outer.update(inner.finalize());
+    outer.finalize().into()
+}
+
 impl NonceMaker {
-    /// A nonce maker keyed by `secret` (from the io layer's seeded RNG).
+    /// A nonce maker keyed by `secret` (drawn from the OS by the io layer).
     pub fn new(secret: [u8; 32]) -> Self {
-        NonceMaker { secret }
+        NonceMaker { secret, seq: 0 }
     }
 
-    fn tag(&self, ts: u64, ip: IpAddr) -> String {
-        let mut h = Sha256::new();
-        h.update(self.secret);
-        h.update(ts.to_be_bytes());
-        match ip {
-            IpAddr::V4(a) => h.update(a.octets()),
-            IpAddr::V6(a) => h.update(a.octets()),
-        }
-        let d = h.finalize();
+    fn tag(&self, ts: u64, seq: u64, ip: IpAddr) -> String {
+        let (ts, seq) = (ts.to_be_bytes(), seq.to_be_bytes());
+        let d = match ip {
+            IpAddr::V4(a) => hmac_sha256(&self.secret, &[&ts, &seq, &a.octets()]),
+            IpAddr::V6(a) => hmac_sha256(&self.secret, &[&ts, &seq, &a.octets()]),
+        };
         let mut s = String::with_capacity(32);
         for b in &d[..16] {
             let _ = write!(s, "{b:02x}");
@@ -243,19 +285,31 @@ impl NonceMaker {
     }
 
     /// A nonce for a challenge sent at `secs` (seconds on the registrar's clock) to `ip`.
-    pub fn make(&self, secs: u64, ip: IpAddr) -> String {
-        format!("{secs:x}.{}", self.tag(secs, ip))
+    pub fn make(&mut self, secs: u64, ip: IpAddr) -> String {
+        self.seq = self.seq.wrapping_add(1);
+        let seq = self.seq;
+        format!("{secs:x}.{seq:x}.{}", self.tag(secs, seq, ip))
     }
 
     /// Checks a nonce received from `ip` at `secs`, valid for `ttl_secs`.
     pub fn check(&self, nonce: &str, secs: u64, ip: IpAddr, ttl_secs: u64) -> NonceCheck {
-        let Some((ts, tag)) = nonce.split_once('.') else {
+        let mut parts = nonce.splitn(3, '.');
+        let (Some(ts), Some(seq), Some(tag)) = (parts.next(), parts.next(), parts.next()) else {
             return NonceCheck::Forged;
         };
-        let Ok(ts) = u64::from_str_radix(ts, 16) else {
+        let (Ok(ts), Ok(seq)) = (u64::from_str_radix(ts, 16), u64::from_str_radix(seq, 16)) else {
             return NonceCheck::Forged;
         };
-        if ts > secs || self.tag(ts, ip) != tag {
+        // Compared without early exit, so timing does not reveal how much of a forged tag
+        // was right.
+        let want = self.tag(ts, seq, ip);
+        let same = want.len() == tag.len()
+            && want
+                .bytes()
+                .zip(tag.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if ts > secs || !same {
             return NonceCheck::Forged;
         }
         if secs - ts > ttl_secs {
@@ -297,19 +351,62 @@ mod tests {
             "REGISTER",
             "sip:acd",
             nonce,
-            None,
+            Some(("00000001", "c1")),
         );
         let hdr = format!(
-            "Digest username=\"1001\", realm=\"acd\", nonce=\"{nonce}\", uri=\"sip:acd\", response=\"{resp}\", algorithm=SHA-256"
+            "Digest username=\"1001\", realm=\"acd\", nonce=\"{nonce}\", uri=\"sip:acd\", response=\"{resp}\", algorithm=SHA-256, qop=auth, nc=00000001, cnonce=\"c1\""
         );
         let c = parse_credentials(&hdr).unwrap();
         assert!(c.verify("REGISTER", "pw"));
         assert!(!c.verify("REGISTER", "wrong"));
+        assert_eq!(c.nc(), Some(1));
+    }
+
+    #[test]
+    fn a_right_response_without_qop_does_not_verify() {
+        let resp = client_response(
+            Algorithm::Md5,
+            "1001",
+            "acd",
+            "pw",
+            "REGISTER",
+            "sip:acd",
+            "abc",
+            None,
+        );
+        let hdr = format!(
+            "Digest username=\"1001\", realm=\"acd\", nonce=\"abc\", uri=\"sip:acd\", response=\"{resp}\""
+        );
+        let c = parse_credentials(&hdr).unwrap();
+        assert!(!c.has_qop_auth());
+        assert!(!c.verify("REGISTER", "pw"));
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231_test_case_2() {
+        let d = hmac_sha256(b"Jefe", &[b"what do ya want ", b"for nothing?"]);
+        assert_eq!(
+            hex::encode(d),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn nonces_of_another_secret_are_forged() {
+        // Two makers with different secrets never accept each other's nonces.
+        let mut a = NonceMaker::new([1; 32]);
+        let b = NonceMaker::new([2; 32]);
+        let ip = "127.0.0.1".parse().unwrap();
+        let n = a.make(5, ip);
+        assert_eq!(a.check(&n, 6, ip, 300), NonceCheck::Fresh);
+        assert_eq!(b.check(&n, 6, ip, 300), NonceCheck::Forged);
+        // Two challenges in the same second get different nonces.
+        assert_ne!(a.make(5, ip), a.make(5, ip));
     }
 
     #[test]
     fn nonce_from_another_source_is_forged() {
-        let m = NonceMaker::new([7; 32]);
+        let mut m = NonceMaker::new([7; 32]);
         let n = m.make(100, "127.0.0.1".parse().unwrap());
         assert_eq!(
             m.check(&n, 110, "127.0.0.1".parse().unwrap(), 300),

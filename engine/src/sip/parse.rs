@@ -8,7 +8,9 @@
 
 use thiserror::Error;
 
-/// Largest message accepted on any transport (a UDP datagram cannot be larger anyway).
+/// Largest message accepted on any transport (a UDP datagram cannot be larger anyway). On a
+/// stream transport this is also the most a connection ever buffers: a message announcing
+/// more (headers plus `Content-Length`) is refused before its body is read.
 pub const MAX_MESSAGE: usize = 65_535;
 
 /// Why bytes could not be scanned into a message.
@@ -32,9 +34,13 @@ pub enum ParseError {
     /// The Content-Length on a stream transport is not a number (the stream cannot be framed).
     #[error("Content-Length is not a valid number, the stream cannot be framed")]
     BadFraming,
-    /// The message is larger than [`MAX_MESSAGE`].
+    /// The header block alone is larger than [`MAX_MESSAGE`] (nothing to answer: close).
     #[error("message larger than {MAX_MESSAGE} bytes")]
     TooLarge,
+    /// The header block is complete but its `Content-Length` makes the message larger than
+    /// [`MAX_MESSAGE`] (stream transports: answer `413` from the headers, then close).
+    #[error("Content-Length makes the message larger than {MAX_MESSAGE} bytes")]
+    BodyTooLarge,
 }
 
 /// Well-known header names, recognised in long and compact form and in any case.
@@ -330,14 +336,17 @@ pub fn parse_framed(buf: &[u8], framing: Framing) -> Result<Message<'_>, ParseEr
         .map(|h| h.value);
     let avail = &rest[body_start..];
     let body_len = match (content_length, framing) {
-        (Some(cl), _) => match parse_u64(cl) {
-            Some(n) if (n as usize) <= avail.len() => n as usize,
-            Some(n) if framing == Framing::Stream => {
-                if n as usize + body_start > MAX_MESSAGE {
-                    return Err(ParseError::TooLarge);
-                }
-                return Err(ParseError::Incomplete);
+        (Some(cl), _) => match parse_u64(cl).map(|n| usize::try_from(n).unwrap_or(usize::MAX)) {
+            // Checked: a length near 2^64 must not wrap into a small total (issue 13, H1).
+            Some(n)
+                if framing == Framing::Stream
+                    && n.checked_add(skip + body_start)
+                        .is_none_or(|t| t > MAX_MESSAGE) =>
+            {
+                return Err(ParseError::BodyTooLarge);
             }
+            Some(n) if n <= avail.len() => n,
+            Some(_) if framing == Framing::Stream => return Err(ParseError::Incomplete),
             // Datagram with a short body: keep what is there; check() answers 400.
             Some(_) => avail.len(),
             None if framing == Framing::Stream => return Err(ParseError::BadFraming),
@@ -356,6 +365,21 @@ pub fn parse_framed(buf: &[u8], framing: Framing) -> Result<Message<'_>, ParseEr
         consumed: skip + body_start + body_len,
         malformed_header,
     })
+}
+
+/// Scans only the header block at the front of a stream buffer, with an empty body: what a
+/// stream transport answers from (`400`, `413`) when the message itself cannot be framed.
+pub fn parse_head(buf: &[u8]) -> Result<Message<'_>, ParseError> {
+    let mut skip = 0;
+    while skip < buf.len() && (buf[skip] == b'\r' || buf[skip] == b'\n') {
+        skip += 1;
+    }
+    let (_, body_start) = find_blank_line(&buf[skip..]).ok_or(ParseError::Incomplete)?;
+    // The header block with its blank line, as a datagram: the body is then empty.
+    let mut m = parse_framed(&buf[..skip + body_start], Framing::Datagram)?;
+    m.body = &[];
+    m.consumed = skip + body_start;
+    Ok(m)
 }
 
 fn parse_start_line(line: &str) -> Result<StartLine<'_>, ParseError> {
@@ -518,5 +542,113 @@ mod tests {
     fn folded_value_keeps_continuation() {
         let m = parse(b"OPTIONS sip:a@b SIP/2.0\r\nSubject: one\r\n two\r\n\r\n").unwrap();
         assert_eq!(m.header(HeaderName::Subject), Some("one\r\n two"));
+    }
+
+    const HEAD: &str = "MESSAGE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\n\
+        From: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c1\r\nCSeq: 1 MESSAGE\r\n";
+
+    fn with_length(cl: &str) -> Vec<u8> {
+        format!("{HEAD}Content-Length: {cl}\r\n\r\n").into_bytes()
+    }
+
+    #[test]
+    fn content_length_near_2_pow_64_is_too_large_not_incomplete() {
+        // Issue 13 H1: `n as usize + body_start` wrapped, so these asked for more bytes
+        // forever and the connection buffered without limit.
+        let head_len = with_length("0").len() as u64;
+        for n in [
+            u64::MAX,
+            u64::MAX - 1,
+            u64::MAX - head_len,
+            u64::MAX - head_len + 1,
+            u64::MAX - 200,
+            1 << 63,
+            (MAX_MESSAGE as u64) * 2,
+        ] {
+            let msg = with_length(&n.to_string());
+            assert_eq!(
+                parse_stream(&msg).unwrap_err(),
+                ParseError::BodyTooLarge,
+                "Content-Length {n}"
+            );
+        }
+    }
+
+    #[test]
+    fn content_length_at_the_cap_waits_and_one_more_is_refused() {
+        let probe = with_length("00000");
+        let room = MAX_MESSAGE - probe.len();
+        let fits = with_length(&format!("{room:05}"));
+        assert_eq!(fits.len(), probe.len());
+        assert_eq!(parse_stream(&fits).unwrap_err(), ParseError::Incomplete);
+        let over = with_length(&format!("{:05}", room + 1));
+        assert_eq!(parse_stream(&over).unwrap_err(), ParseError::BodyTooLarge);
+    }
+
+    #[test]
+    fn digits_beyond_u64_are_bad_framing() {
+        let msg = with_length("99999999999999999999999");
+        assert_eq!(parse_stream(&msg).unwrap_err(), ParseError::BadFraming);
+    }
+
+    #[test]
+    fn parse_head_reads_the_headers_of_an_oversized_message() {
+        let mut msg = with_length(&u64::MAX.to_string());
+        msg.extend_from_slice(b"body bytes that are never framed");
+        let m = parse_head(&msg).unwrap();
+        assert_eq!(m.header(HeaderName::CallId), Some("c1"));
+        assert!(m.body.is_empty());
+        assert_eq!(m.consumed, with_length(&u64::MAX.to_string()).len());
+    }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// No input panics (overflow checks are on in tests) and `consumed` stays in the
+            /// buffer; a stream never asks for more once it holds `MAX_MESSAGE` bytes.
+            #[test]
+            fn arbitrary_bytes_never_panic(buf in proptest::collection::vec(any::<u8>(), 0..2048)) {
+                if let Ok(m) = parse(&buf) {
+                    prop_assert!(m.consumed <= buf.len());
+                }
+                match parse_stream(&buf) {
+                    Ok(m) => prop_assert!(m.consumed <= buf.len()),
+                    Err(ParseError::Incomplete) => prop_assert!(buf.len() < MAX_MESSAGE),
+                    Err(_) => {}
+                }
+                let _ = parse_head(&buf);
+            }
+
+            /// Any Content-Length: a stream either frames it, waits within the cap, or refuses.
+            #[test]
+            fn any_content_length_is_framed_waited_for_within_the_cap_or_refused(
+                n in any::<u64>(),
+                zeros in 0usize..4,
+                body in proptest::collection::vec(any::<u8>(), 0..64),
+            ) {
+                let mut msg = with_length(&format!("{}{n}", "0".repeat(zeros)));
+                let head = msg.len();
+                msg.extend_from_slice(&body);
+                match parse_stream(&msg) {
+                    Ok(m) => {
+                        prop_assert_eq!(m.body.len() as u64, n);
+                        prop_assert_eq!(m.consumed, head + m.body.len());
+                    }
+                    Err(ParseError::Incomplete) => {
+                        prop_assert!(n > body.len() as u64);
+                        prop_assert!(n <= (MAX_MESSAGE - head) as u64);
+                    }
+                    Err(ParseError::BodyTooLarge) => {
+                        prop_assert!(n > (MAX_MESSAGE - head) as u64);
+                    }
+                    Err(e) => prop_assert!(false, "unexpected {:?}", e),
+                }
+                if let Ok(m) = parse(&msg) {
+                    prop_assert!(m.body.len() <= body.len());
+                }
+            }
+        }
     }
 }

@@ -1,8 +1,10 @@
 //! The registrar (RFC 3261 §10): agents register their extension with digest authentication;
 //! bindings expire; repeated failed authentication from one source is throttled.
 //!
-//! Owns the bindings table and per-source failure counters, sans-IO (`now` passed in, the
-//! nonce secret passed in). It does not own agent profiles: it asks a [`Directory`], which the
+//! Owns the bindings table, per-source failure counters and the nonce counts seen per nonce
+//! (so a replayed Authorization, from any socket, is refused), sans-IO (`now` passed in, the
+//! nonce secret passed in). Credentials are accepted only with `qop=auth`, an increasing
+//! `nc` and a digest `uri` equal to the Request-URI. It does not own agent profiles: it asks a [`Directory`], which the
 //! lead wires to the admin model. It reports registrations and expiries as
 //! [`RegistrarEvent`]s so that the routing core can log agents in and out.
 
@@ -66,12 +68,21 @@ pub struct RegistrarConfig {
     pub max_failures: u32,
     /// How long a throttled IP is refused.
     pub block_for: Duration,
-    /// Challenges sent in a 401, in this order. MD5 comes first by default: SIPp and many
-    /// deployed phones read only the first WWW-Authenticate and give up on SHA-256; clients
-    /// that implement RFC 8760 pick SHA-256 from the second challenge. Put `Sha256` first for
-    /// RFC 8760's "most preferred first" when every client supports it.
+    /// Challenges sent in a 401, one WWW-Authenticate each, in this order (`sip.digest_algorithms`).
+    /// MD5 alone by default: Debian 12's baresip (libre 1.x) and many deployed phones abort
+    /// on any challenge whose algorithm they do not know, and SIPp reads only the first one.
+    /// Add `Sha256` (first, for RFC 8760's "most preferred first") when every client
+    /// supports it.
     pub challenge_algorithms: Vec<Algorithm>,
+    /// The nonce secret. `None`: the one the endpoint derives from its seed (tests, replays);
+    /// the io layer always sets one drawn from the OS, so no two processes share it.
+    pub nonce_secret: Option<[u8; 32]>,
 }
+
+/// Nonces whose counts are remembered at most (each entry is made only by a request that
+/// authenticated; entries leave when their nonce goes stale). When full, a new nonce is
+/// answered with a fresh challenge instead of being remembered.
+pub const MAX_TRACKED_NONCES: usize = 65_536;
 
 impl Default for RegistrarConfig {
     fn default() -> Self {
@@ -82,7 +93,8 @@ impl Default for RegistrarConfig {
             nonce_ttl_secs: 300,
             max_failures: 5,
             block_for: Duration::from_secs(60),
-            challenge_algorithms: vec![Algorithm::Md5, Algorithm::Sha256],
+            challenge_algorithms: vec![Algorithm::Md5],
+            nonce_secret: None,
         }
     }
 }
@@ -140,6 +152,8 @@ pub struct Registrar {
     /// due (it is never consulted for the truth, the bindings are).
     expiries: BinaryHeap<Reverse<(Instant, AgentId)>>,
     failures: HashMap<IpAddr, Failures>,
+    /// Highest `nc` accepted per nonce, with the nonce's issue time (registrar seconds).
+    nonce_counts: HashMap<String, (u32, u64)>,
     events: Vec<RegistrarEvent>,
 }
 
@@ -151,12 +165,13 @@ impl Registrar {
     /// A registrar whose nonces are keyed by `secret`; `now` starts its clock.
     pub fn new(cfg: RegistrarConfig, secret: [u8; 32], now: Instant) -> Self {
         Registrar {
-            cfg,
             epoch: now,
-            nonces: NonceMaker::new(secret),
+            nonces: NonceMaker::new(cfg.nonce_secret.unwrap_or(secret)),
+            cfg,
             bindings: HashMap::new(),
             expiries: BinaryHeap::new(),
             failures: HashMap::new(),
+            nonce_counts: HashMap::new(),
             events: Vec::new(),
         }
     }
@@ -216,10 +231,11 @@ impl Registrar {
         }
         self.failures
             .retain(|_, f| f.blocked_until.is_none_or(|t| t > now) || f.count > 0);
+        self.prune_nonce_counts(secs(self.epoch, now));
     }
 
     fn challenge(
-        &self,
+        &mut self,
         req: &Message<'_>,
         now: Instant,
         src: IpAddr,
@@ -229,9 +245,12 @@ impl Registrar {
         let nonce = self.nonces.make(secs(self.epoch, now), src);
         let stale = if stale { ", stale=true" } else { "" };
         let realm = &self.cfg.realm;
-        let challenges: Vec<String> = self
-            .cfg
-            .challenge_algorithms
+        let algorithms: &[Algorithm] = if self.cfg.challenge_algorithms.is_empty() {
+            &[Algorithm::Md5]
+        } else {
+            &self.cfg.challenge_algorithms
+        };
+        let challenges: Vec<String> = algorithms
             .iter()
             .map(|a| {
                 format!(
@@ -245,6 +264,40 @@ impl Registrar {
             .map(|c| ("WWW-Authenticate", c.as_str()))
             .collect();
         build_response(req, 401, "Unauthorized", Some(tag), &extra, b"")
+    }
+
+    /// Records `nc` for a fresh, verified `nonce`; false when it does not increase (replay),
+    /// or when the table is full of live nonces.
+    fn handle_nonce_count(&mut self, now: Instant, nonce: &str, nc: u32) -> bool {
+        let secs_now = secs(self.epoch, now);
+        if let Some((last, _)) = self.nonce_counts.get_mut(nonce) {
+            if nc <= *last {
+                return false;
+            }
+            *last = nc;
+            return true;
+        }
+        if self.nonce_counts.len() >= MAX_TRACKED_NONCES {
+            self.prune_nonce_counts(secs_now);
+            if self.nonce_counts.len() >= MAX_TRACKED_NONCES {
+                return false;
+            }
+        }
+        let issued = nonce
+            .split('.')
+            .next()
+            .and_then(|ts| u64::from_str_radix(ts, 16).ok())
+            .unwrap_or(secs_now);
+        self.nonce_counts.insert(nonce.to_owned(), (nc, issued));
+        true
+    }
+
+    /// Forgets the counts of nonces that have gone stale (they are refused before their
+    /// count is looked at).
+    fn prune_nonce_counts(&mut self, secs_now: u64) {
+        let ttl = self.cfg.nonce_ttl_secs;
+        self.nonce_counts
+            .retain(|_, (_, issued)| secs_now.saturating_sub(*issued) <= ttl);
     }
 
     fn fail(&mut self, now: Instant, ip: IpAddr) {
@@ -332,6 +385,22 @@ impl Registrar {
                 return self.challenge(req, now, ip, false, to_tag);
             }
         }
+        // Without qop=auth (nc, cnonce) a captured response replays as is: ask again.
+        if !creds.has_qop_auth() {
+            return self.challenge(req, now, ip, false, to_tag);
+        }
+        // The digest covers its own `uri`: one that is not this request's could be a response
+        // captured from another request (RFC 2617 §3.2.2.5).
+        if req.start_uri() != Some(creds.uri) {
+            return build_response(
+                req,
+                400,
+                "Bad Request (digest uri does not match the Request-URI)",
+                Some(to_tag),
+                &[],
+                b"",
+            );
+        }
         if creds.username != agent.extension
             || creds.realm != self.cfg.realm
             || !creds.verify("REGISTER", &agent.sip_password)
@@ -345,6 +414,12 @@ impl Registrar {
                 &[],
                 b"",
             );
+        }
+        // Checked after the response verifies, so forged requests cannot use up a client's
+        // counts. An equal or lower nc is a replay (the same header from another socket too).
+        let nc = creds.nc().unwrap_or(0);
+        if !self.handle_nonce_count(now, creds.nonce, nc) {
+            return self.challenge(req, now, ip, false, to_tag);
         }
         self.failures.remove(&ip);
         self.apply_bindings(now, req, (src, transport), &agent, to_tag)
@@ -633,10 +708,7 @@ mod tests {
         reg.handle_register(now, &parse(&second).unwrap(), src(), &d, "t")
     }
 
-    #[test]
-    fn register_without_credentials_is_challenged_with_md5_then_sha256() {
-        let now = Instant::now();
-        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+    fn challenges(reg: &mut Registrar, now: Instant) -> Vec<String> {
         let r = reg.handle_register(
             now,
             &parse(&register("<sip:1001@10.0.0.5:5062>", None, None, "")).unwrap(),
@@ -646,8 +718,125 @@ mod tests {
         );
         assert_eq!(status(&r), 401);
         let m = parse(&r).unwrap();
-        let algs: Vec<_> = m.headers_named(HeaderName::WwwAuthenticate).collect();
-        assert!(algs[0].contains("MD5") && algs[1].contains("SHA-256"));
+        m.headers_named(HeaderName::WwwAuthenticate)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn both() -> RegistrarConfig {
+        RegistrarConfig {
+            challenge_algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
+            ..RegistrarConfig::default()
+        }
+    }
+
+    #[test]
+    fn register_without_credentials_is_challenged_with_md5_only_by_default() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        let algs = challenges(&mut reg, now);
+        assert_eq!(algs.len(), 1, "{algs:?}");
+        assert!(algs[0].contains("algorithm=MD5"), "{algs:?}");
+        assert!(algs[0].contains("qop=\"auth\""), "{algs:?}");
+    }
+
+    #[test]
+    fn configured_algorithms_are_challenged_in_their_order() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(both(), [1; 32], now);
+        let algs = challenges(&mut reg, now);
+        assert_eq!(algs.len(), 2, "{algs:?}");
+        assert!(algs[0].contains("algorithm=SHA-256"), "{algs:?}");
+        assert!(algs[1].contains("algorithm=MD5"), "{algs:?}");
+    }
+
+    #[test]
+    fn a_replayed_authorization_is_rechallenged_and_binds_nothing_new() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        let d = dir(true);
+        let ch = challenges(&mut reg, now);
+        let i = ch[0].find("nonce=\"").unwrap() + 7;
+        let nonce = &ch[0][i..i + ch[0][i..].find('"').unwrap()];
+        let a = auth(Algorithm::Md5, nonce, "s3cret");
+        let first = register("<sip:1001@10.0.0.5:5062>", None, Some(&a), "");
+        let r = reg.handle_register(now, &parse(&first).unwrap(), src(), &d, "t");
+        assert_eq!(status(&r), 200);
+        // The same header, another socket and another Contact.
+        let replay = register("<sip:1001@10.0.0.66:5099>", None, Some(&a), "");
+        let other: SocketAddr = "192.0.2.9:40001".parse().unwrap();
+        let r = reg.handle_register(now, &parse(&replay).unwrap(), other, &d, "t");
+        assert_eq!(status(&r), 401);
+        assert_eq!(reg.contacts(AgentId(7)).len(), 1);
+    }
+
+    #[test]
+    fn a_right_response_without_qop_is_rechallenged() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        let ch = challenges(&mut reg, now);
+        let i = ch[0].find("nonce=\"").unwrap() + 7;
+        let nonce = &ch[0][i..i + ch[0][i..].find('"').unwrap()];
+        let r = client_response(
+            Algorithm::Md5,
+            "1001",
+            "acd",
+            "s3cret",
+            "REGISTER",
+            "sip:acd",
+            nonce,
+            None,
+        );
+        let a = format!(
+            "Digest username=\"1001\", realm=\"acd\", nonce=\"{nonce}\", uri=\"sip:acd\", response=\"{r}\""
+        );
+        let req = register("<sip:1001@10.0.0.5:5062>", None, Some(&a), "");
+        let r = reg.handle_register(now, &parse(&req).unwrap(), src(), &dir(true), "t");
+        assert_eq!(status(&r), 401);
+        assert!(!reg.is_registered(AgentId(7)));
+    }
+
+    #[test]
+    fn a_digest_uri_other_than_the_request_uri_is_bad_request() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        let ch = challenges(&mut reg, now);
+        let i = ch[0].find("nonce=\"").unwrap() + 7;
+        let nonce = &ch[0][i..i + ch[0][i..].find('"').unwrap()];
+        let a = auth(Algorithm::Md5, nonce, "s3cret");
+        let req = String::from_utf8(register("<sip:1001@10.0.0.5:5062>", None, Some(&a), ""))
+            .unwrap()
+            .replacen("REGISTER sip:acd ", "REGISTER sip:other.example ", 1);
+        let r = reg.handle_register(now, &parse(req.as_bytes()).unwrap(), src(), &dir(true), "t");
+        assert_eq!(status(&r), 400);
+        assert!(!reg.is_registered(AgentId(7)));
+    }
+
+    #[test]
+    fn an_increasing_nonce_count_reuses_a_nonce() {
+        let now = Instant::now();
+        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        let ch = challenges(&mut reg, now);
+        let i = ch[0].find("nonce=\"").unwrap() + 7;
+        let nonce = ch[0][i..i + ch[0][i..].find('"').unwrap()].to_owned();
+        for nc in ["00000001", "00000002", "0000000a"] {
+            let r = client_response(
+                Algorithm::Md5,
+                "1001",
+                "acd",
+                "s3cret",
+                "REGISTER",
+                "sip:acd",
+                &nonce,
+                Some((nc, "c9")),
+            );
+            let a = format!(
+                "Digest username=\"1001\", realm=\"acd\", nonce=\"{nonce}\", uri=\"sip:acd\", response=\"{r}\", qop=auth, nc={nc}, cnonce=\"c9\""
+            );
+            let req = register("<sip:1001@10.0.0.5:5062>", None, Some(&a), "");
+            let r = reg.handle_register(now, &parse(&req).unwrap(), src(), &dir(true), "t");
+            assert_eq!(status(&r), 200, "nc {nc}");
+        }
     }
 
     #[test]
@@ -675,7 +864,7 @@ mod tests {
     #[test]
     fn sha256_digest_registers() {
         let now = Instant::now();
-        let mut reg = Registrar::new(RegistrarConfig::default(), [1; 32], now);
+        let mut reg = Registrar::new(both(), [1; 32], now);
         let r = authed(
             &mut reg,
             now,

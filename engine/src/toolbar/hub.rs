@@ -102,6 +102,11 @@ impl Hub {
             .unwrap_or_default()
     }
 
+    /// The agent who answered a live interaction (per the router's `Answered` output).
+    pub fn holder(&self, id: InteractionId) -> Option<AgentId> {
+        self.holders.get(&id).map(|a| *a)
+    }
+
     /// Applies one router output.
     pub fn handle_output(&self, o: &Output) {
         match *o {

@@ -303,15 +303,18 @@ impl Toolbar {
         password: &str,
         totp_code: Option<&str>,
     ) -> Result<LoggedIn, ToolbarError> {
+        let login_err = |e| match e {
+            LoginError::InvalidCredentials => ToolbarError::InvalidCredentials,
+            LoginError::Locked => ToolbarError::Locked,
+            LoginError::Disabled => ToolbarError::Disabled,
+            LoginError::Store(e) => ToolbarError::Store(e),
+        };
+        // The failure count is cleared only once every factor passed: a wrong TOTP code counts
+        // toward lockout like a wrong password (issue 13 H3).
         let agent = self
             .admin
-            .verify_login(username, password)
-            .map_err(|e| match e {
-                LoginError::InvalidCredentials => ToolbarError::InvalidCredentials,
-                LoginError::Locked => ToolbarError::Locked,
-                LoginError::Disabled => ToolbarError::Disabled,
-                LoginError::Store(e) => ToolbarError::Store(e),
-            })?;
+            .verify_password(username, password)
+            .map_err(login_err)?;
         let mut stage = Stage::Active;
         if agent.profile.mfa.totp {
             if self.totp.is_enrolled(agent.id)? {
@@ -319,12 +322,18 @@ impl Toolbar {
                     .filter(|c| !c.is_empty())
                     .ok_or(ToolbarError::TotpRequired)?;
                 if !self.totp.handle_verify(agent.id, code, now / 1000)? {
+                    self.admin
+                        .record_second_factor(agent.id, false)
+                        .map_err(login_err)?;
                     return Err(ToolbarError::TotpInvalid);
                 }
             } else {
                 stage = Stage::TotpEnrolment;
             }
         }
+        self.admin
+            .record_second_factor(agent.id, true)
+            .map_err(login_err)?;
         if stage == Stage::Active && agent.must_change_password {
             stage = Stage::MustChangePassword;
         }
@@ -400,14 +409,29 @@ impl Toolbar {
         }
     }
 
-    /// Starts TOTP enrolment: a new secret, shown once.
+    /// Starts TOTP enrolment: a new secret, shown once. Only a session in the enrolment stage
+    /// may, and only while the account has no confirmed secret: a confirmed secret is never
+    /// replaced from a session (that let one call from a stolen session turn the account back
+    /// into "not enrolled", issue 13 H3).
     pub fn handle_totp_begin(&self, s: Session) -> Result<Enrolment, ToolbarError> {
-        if s.stage == Stage::MustChangePassword {
-            return Err(ToolbarError::Stage(s.stage));
+        match s.stage {
+            Stage::TotpEnrolment => {}
+            Stage::MustChangePassword => return Err(ToolbarError::Stage(s.stage)),
+            Stage::Active => return Err(Self::enrol_conflict()),
         }
         let username = self.admin.agent(s.agent)?.username;
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(self.totp.handle_begin(s.agent, &username, &mut *rng)?)
+        self.totp
+            .handle_begin(s.agent, &username, &mut *rng)?
+            .ok_or_else(Self::enrol_conflict)
+    }
+
+    fn enrol_conflict() -> ToolbarError {
+        ToolbarError::Conflict(
+            "TOTP can only be enrolled while logging in to an account that has none; \
+             this session is past that step or the account is already enrolled"
+                .into(),
+        )
     }
 
     /// Confirms enrolment with a first code; the session moves on to the next pending step.
@@ -418,6 +442,12 @@ impl Toolbar {
         s: Session,
         code: &str,
     ) -> Result<Stage, ToolbarError> {
+        if s.stage != Stage::TotpEnrolment {
+            return Err(match s.stage {
+                Stage::MustChangePassword => ToolbarError::Stage(s.stage),
+                _ => Self::enrol_conflict(),
+            });
+        }
         if !self.totp.handle_confirm(s.agent, code, now / 1000)? {
             return Err(ToolbarError::TotpInvalid);
         }
@@ -535,11 +565,38 @@ impl Toolbar {
             .ok_or(ToolbarError::NotYours(id))
     }
 
+    /// Checks that the session's agent holds phone call `id`. The hub learns of an answer
+    /// from the router's output stream, a moment after the router: when it knows of no
+    /// holder yet, one router round trip and a short wait let it catch up.
+    fn held_call(&self, s: Session, id: InteractionId) -> Result<(), ToolbarError> {
+        match self.hub.holder(id) {
+            Some(a) if a == s.agent => return Ok(()),
+            Some(_) => return Err(ToolbarError::NotYours(id)),
+            None => {}
+        }
+        let _ = self.router.fresh_snapshot();
+        for _ in 0..50 {
+            match self.hub.holder(id) {
+                Some(a) if a == s.agent => return Ok(()),
+                Some(_) => return Err(ToolbarError::NotYours(id)),
+                None => std::thread::sleep(std::time::Duration::from_millis(10)),
+            }
+        }
+        Err(ToolbarError::NotYours(id))
+    }
+
     /// Completes an answered interaction; returns once its end is durable. The agent goes to
     /// wrap-up if configured.
+    ///
+    /// Only the agent holding the interaction may: for a chat or email the log says who; for a
+    /// phone call (which the log does not hold) the router's `Answered` output as the hub saw
+    /// it. Anyone else gets [`ToolbarError::NotYours`] and the call is untouched (any logged-in
+    /// agent could hang up anyone's call, issue 13 H4).
     pub fn handle_complete(&self, s: Session, id: InteractionId) -> Result<(), ToolbarError> {
         if id.0 >= crate::interactions::ID_BASE {
             self.held(s, id)?;
+        } else {
+            self.held_call(s, id)?;
         }
         self.router
             .call(Command::Completed(id))

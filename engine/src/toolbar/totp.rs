@@ -9,7 +9,7 @@ use crate::store::{Store, StoreError};
 use dashmap::DashMap;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use totp_rs::{Algorithm, TOTP};
 
 /// Keyspace of TOTP secrets.
@@ -53,6 +53,9 @@ fn base32_decode(s: &str) -> Option<Vec<u8>> {
 pub struct TotpStore {
     store: Arc<dyn Store>,
     last_step: DashMap<AgentId, u64>,
+    /// Serialises enrolment steps, so a check that no secret is confirmed and the write of a
+    /// new one cannot interleave with a confirmation.
+    enrol: Mutex<()>,
 }
 
 impl std::fmt::Debug for TotpStore {
@@ -67,6 +70,7 @@ impl TotpStore {
         TotpStore {
             store,
             last_step: DashMap::new(),
+            enrol: Mutex::new(()),
         }
     }
 
@@ -96,13 +100,17 @@ impl TotpStore {
     }
 
     /// Starts (or restarts) enrolment with a fresh 160-bit secret, durably stored but not yet
-    /// confirmed.
+    /// confirmed. `None` when the agent already has a confirmed secret: it is never replaced.
     pub fn handle_begin(
         &self,
         agent: AgentId,
         username: &str,
         rng: &mut impl RngCore,
-    ) -> Result<Enrolment, StoreError> {
+    ) -> Result<Option<Enrolment>, StoreError> {
+        let _one_at_a_time = self.enrol.lock().unwrap_or_else(|e| e.into_inner());
+        if self.load(agent)?.is_some_and(|s| s.confirmed) {
+            return Ok(None);
+        }
         let mut secret = vec![0u8; 20];
         rng.fill_bytes(&mut secret);
         let t = totp(secret.clone());
@@ -115,13 +123,13 @@ impl TotpStore {
             },
         )?;
         let label = format!("{ISSUER}:{username}");
-        Ok(Enrolment {
+        Ok(Some(Enrolment {
             otpauth_uri: format!(
                 "otpauth://totp/{}?secret={b32}&issuer={ISSUER}&algorithm=SHA1&digits={DIGITS}&period={STEP}",
                 percent_encode(&label)
             ),
             secret: b32,
-        })
+        }))
     }
 
     /// Confirms enrolment with a first valid code. False if the code is wrong or no enrolment
@@ -132,9 +140,13 @@ impl TotpStore {
         code: &str,
         now_secs: u64,
     ) -> Result<bool, StoreError> {
+        let _one_at_a_time = self.enrol.lock().unwrap_or_else(|e| e.into_inner());
         let Some(mut s) = self.load(agent)? else {
             return Ok(false);
         };
+        if s.confirmed {
+            return Ok(false);
+        }
         if !self.check(agent, &s, code, now_secs) {
             return Ok(false);
         }
@@ -192,8 +204,32 @@ mod tests {
     fn setup() -> (TotpStore, String) {
         let t = TotpStore::new(Arc::new(MemStore::new()));
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        let e = t.handle_begin(AgentId(1), "ann", &mut rng).unwrap();
+        let e = t
+            .handle_begin(AgentId(1), "ann", &mut rng)
+            .unwrap()
+            .unwrap();
         (t, e.secret)
+    }
+
+    #[test]
+    fn a_confirmed_secret_is_never_replaced_nor_confirmed_again() {
+        let (t, secret) = setup();
+        let now = 1_000_000;
+        assert!(t
+            .handle_confirm(AgentId(1), &code_at(&secret, now).unwrap(), now)
+            .unwrap());
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        assert_eq!(t.handle_begin(AgentId(1), "ann", &mut rng).unwrap(), None);
+        assert!(t.is_enrolled(AgentId(1)).unwrap());
+        let later = now + 60;
+        assert!(!t
+            .handle_confirm(AgentId(1), &code_at(&secret, later).unwrap(), later)
+            .unwrap());
+        // The original secret still logs in.
+        let later = now + 120;
+        assert!(t
+            .handle_verify(AgentId(1), &code_at(&secret, later).unwrap(), later)
+            .unwrap());
     }
 
     #[test]

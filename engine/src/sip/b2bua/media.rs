@@ -9,7 +9,29 @@ use crate::media::{Command, Direction, Event, LegMedia, MediaLeg, Playlist};
 use crate::model::Codec;
 use crate::sip::endpoint::{DialogSide, TxnId};
 use crate::sip::sdp;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// What a caller waiting in a queue hears (prompt names, looked up in the prompt set when
+/// played: a missing name is skipped, a missing hold audio falls back to `moh`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueAudio {
+    /// Played once on entry, if any.
+    pub welcome: Option<String>,
+    /// Looped while waiting (`moh`, `ringback` or an uploaded prompt).
+    pub hold: String,
+    /// Position announcements at this interval, if the queue announces.
+    pub announce_every: Option<Duration>,
+}
+
+impl Default for QueueAudio {
+    fn default() -> Self {
+        QueueAudio {
+            welcome: Some("welcome".to_owned()),
+            hold: "moh".to_owned(),
+            announce_every: None,
+        }
+    }
+}
 
 /// A late-offer caller's media until its answer (in the ACK, not read): our first codec, the
 /// address learnt by latching.

@@ -1495,3 +1495,238 @@ mod pool_property {
         assert_eq!((f.call_count(), f.leg_count()), (0, 0));
     }
 }
+
+// ------------------------------------------- hold and resume through the real endpoint
+
+mod through_the_endpoint {
+    use super::*;
+    use crate::sip::build::build_response;
+    use crate::sip::endpoint::{Endpoint, EndpointConfig, EndpointEvent, Transmit};
+    use crate::sip::parse::{parse, HeaderName, StartLine};
+
+    fn caller() -> SocketAddr {
+        "127.0.0.1:5070".parse().unwrap()
+    }
+
+    fn agent() -> SocketAddr {
+        "127.0.0.1:6001".parse().unwrap()
+    }
+
+    fn dir() -> HashMap<String, crate::sip::registrar::SipAgent> {
+        HashMap::new()
+    }
+
+    /// Feeds endpoint events to the flow and the flow's actions to the endpoint until both
+    /// are quiet; returns the media commands and what the endpoint sent.
+    fn pump(ep: &mut Endpoint, f: &mut CallFlow, now: Instant) -> (Vec<Command>, Vec<Transmit>) {
+        let mut media = Vec::new();
+        loop {
+            let mut busy = false;
+            while let Some(e) = ep.poll_event() {
+                busy = true;
+                match e {
+                    EndpointEvent::Invite { txn, body, .. } => {
+                        f.handle_invite(now, txn, queue(3), "5551234", &body)
+                    }
+                    EndpointEvent::Confirmed(txn) => f.handle_confirmed(txn),
+                    EndpointEvent::LegAnswered { leg, body } => f.handle_leg_answered(leg, &body),
+                    EndpointEvent::ReInvite { txn, side, body } => {
+                        f.handle_reinvite(txn, side, &body)
+                    }
+                    EndpointEvent::Bye(txn) => f.handle_caller_gone(txn),
+                    EndpointEvent::LegBye(leg) => f.handle_leg_bye(leg),
+                    _ => {}
+                }
+            }
+            while let Some(a) = f.poll_action() {
+                busy = true;
+                match a {
+                    Action::Respond {
+                        txn,
+                        code,
+                        reason,
+                        sdp,
+                    } => {
+                        let body = sdp.unwrap_or_default();
+                        let headers: &[(&str, &str)] = if body.is_empty() {
+                            &[]
+                        } else {
+                            &[("Content-Type", "application/sdp")]
+                        };
+                        ep.respond(now, txn, code, reason, headers, body.as_bytes())
+                    }
+                    Action::Invite(inv) => ep.invite(now, *inv),
+                    Action::EndLeg(leg) => ep.end_leg(now, leg),
+                    Action::HangupCaller(txn) => ep.hangup_caller(now, txn),
+                    Action::Media(c) => media.push(c),
+                    _ => {}
+                }
+            }
+            if !busy {
+                break;
+            }
+        }
+        (media, std::iter::from_fn(|| ep.poll_transmit()).collect())
+    }
+
+    fn with_sdp(head: String, sdp: &[u8]) -> Vec<u8> {
+        let mut m = format!(
+            "{head}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n",
+            sdp.len()
+        )
+        .into_bytes();
+        m.extend_from_slice(sdp);
+        m
+    }
+
+    fn response_to<'a>(out: &'a [Transmit], method: &str, code: &str) -> &'a Transmit {
+        out.iter()
+            .find(|t| {
+                let m = parse(&t.bytes).unwrap();
+                matches!(m.start, StartLine::Response { code: c, .. } if c == code)
+                    && m.header(HeaderName::CSeq)
+                        .is_some_and(|c| c.ends_with(method))
+            })
+            .unwrap_or_else(|| panic!("a {code} to {method}"))
+    }
+
+    fn body(t: &Transmit) -> String {
+        String::from_utf8(parse(&t.bytes).unwrap().body.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn hold_and_resume_on_both_sides_are_answered_and_followed_by_the_media_plane() {
+        let now = t0();
+        let mut ep = Endpoint::new(EndpointConfig::default(), 7, now);
+        let mut f = flow();
+        // The caller calls the queue and is answered.
+        let invite = with_sdp(
+            "INVITE sip:500@acd SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKc1\r\n\
+             From: <sip:c@x>;tag=ctag\r\nTo: <sip:500@acd>\r\nCall-ID: call-1\r\nCSeq: 1 INVITE\r\n\
+             Contact: <sip:c@127.0.0.1:5070>\r\nMax-Forwards: 70\r\n"
+                .into(),
+            OFFER,
+        );
+        ep.handle_datagram(now, caller(), &invite, &dir());
+        let (_, out) = pump(&mut ep, &mut f, now);
+        let ok = parse(&response_to(&out, "INVITE", "200").bytes).unwrap();
+        let to = ok.header(HeaderName::To).unwrap().to_owned();
+        let ack = format!(
+            "ACK sip:acd@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKc1a\r\n\
+             From: <sip:c@x>;tag=ctag\r\nTo: {to}\r\nCall-ID: call-1\r\nCSeq: 1 ACK\r\n\
+             Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        );
+        ep.handle_datagram(now, caller(), ack.as_bytes(), &dir());
+        pump(&mut ep, &mut f, now);
+        // The agent is offered the call and answers.
+        let call = TxnId(1);
+        let i = f.interaction(call).expect("queued");
+        f.handle_offer(i, AgentId(7), Some(&target(6001)), false);
+        let (_, out) = pump(&mut ep, &mut f, now);
+        let leg_invite = parse(&out[0].bytes).unwrap();
+        let answer = build_response(
+            &leg_invite,
+            200,
+            "OK",
+            Some("agenttag"),
+            &[
+                ("Contact", "<sip:1001@127.0.0.1:6001>"),
+                ("Content-Type", "application/sdp"),
+            ],
+            ANSWER,
+        );
+        ep.handle_datagram(now, agent(), &answer, &dir());
+        let (media, _) = pump(&mut ep, &mut f, now);
+        assert!(media.contains(&Command::Connect {
+            a: MediaLeg(40_000),
+            b: MediaLeg(40_002)
+        }));
+        let (leg, _) = f.bridged(call).expect("bridged");
+
+        // The agent puts the caller on hold, then resumes.
+        let agent_reinvite = |cseq: u32, sdp: &[u8]| {
+            with_sdp(
+                format!(
+                    "INVITE sip:acd@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bKa{cseq}\r\n\
+                     From: <sip:1001@acd>;tag=agenttag\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq} INVITE\r\n\
+                     Contact: <sip:1001@127.0.0.1:6001>\r\nMax-Forwards: 70\r\n",
+                    leg_invite.header(HeaderName::From).unwrap(),
+                    leg_invite.header(HeaderName::CallId).unwrap()
+                ),
+                sdp,
+            )
+        };
+        for (cseq, sdp, ours, theirs) in [
+            (2, HOLD, "a=recvonly", Direction::SendOnly),
+            (3, RESUME, "a=sendrecv", Direction::SendRecv),
+        ] {
+            ep.handle_datagram(now, agent(), &agent_reinvite(cseq, sdp), &dir());
+            let (media, out) = pump(&mut ep, &mut f, now);
+            let ok = response_to(&out, "INVITE", "200");
+            assert_eq!(ok.to, agent());
+            let sdp = body(ok);
+            assert!(
+                sdp.contains(ours) && sdp.contains("m=audio 40002 "),
+                "{sdp}"
+            );
+            let [Command::Update { leg: l, media: m }] = media.as_slice() else {
+                panic!("{media:?}")
+            };
+            assert_eq!((*l, m.direction), (MediaLeg(40_002), theirs));
+        }
+
+        // The caller puts the agent on hold (inactive), then resumes.
+        let caller_reinvite = |cseq: u32, dir_line: &str| {
+            let sdp = format!(
+                "{}{dir_line}\r\n",
+                String::from_utf8(OFFER.to_vec()).unwrap()
+            );
+            with_sdp(
+                format!(
+                    "INVITE sip:acd@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKc{cseq}\r\n\
+                     From: <sip:c@x>;tag=ctag\r\nTo: {to}\r\nCall-ID: call-1\r\nCSeq: {cseq} INVITE\r\n\
+                     Contact: <sip:c@127.0.0.1:5070>\r\nMax-Forwards: 70\r\n"
+                ),
+                sdp.as_bytes(),
+            )
+        };
+        for (cseq, line, ours, theirs) in [
+            (2, "a=inactive", "a=inactive", Direction::Inactive),
+            (3, "a=sendrecv", "a=sendrecv", Direction::SendRecv),
+        ] {
+            ep.handle_datagram(now, caller(), &caller_reinvite(cseq, line), &dir());
+            let (media, out) = pump(&mut ep, &mut f, now);
+            let ok = response_to(&out, "INVITE", "200");
+            assert_eq!(ok.to, caller());
+            let sdp = body(ok);
+            assert!(
+                sdp.contains(ours) && sdp.contains("m=audio 40000 "),
+                "{sdp}"
+            );
+            let [Command::Update { leg: l, media: m }] = media.as_slice() else {
+                panic!("{media:?}")
+            };
+            assert_eq!((*l, m.direction), (MediaLeg(40_000), theirs));
+        }
+        assert_eq!(f.bridged(call), Some((leg, AgentId(7))), "the call went on");
+
+        // The agent hangs up: both legs end and both ports come back.
+        let bye = format!(
+            "BYE sip:acd@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bKab\r\n\
+             From: <sip:1001@acd>;tag=agenttag\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 9 BYE\r\n\
+             Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            leg_invite.header(HeaderName::From).unwrap(),
+            leg_invite.header(HeaderName::CallId).unwrap()
+        );
+        ep.handle_datagram(now, agent(), bye.as_bytes(), &dir());
+        let (media, _) = pump(&mut ep, &mut f, now);
+        assert_eq!(
+            media
+                .iter()
+                .filter(|c| matches!(c, Command::Release { .. }))
+                .count(),
+            2
+        );
+        assert_eq!(f.pool().available(), f.pool().capacity());
+    }
+}

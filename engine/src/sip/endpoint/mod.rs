@@ -7,8 +7,10 @@
 //! INVITE legs acd places to agents with their client transactions and dialogs, and the BYEs
 //! acd sends. It does not own sockets (`runtime::sip_io`), agents ([`Directory`]) or call
 //! routing: INVITEs are handed to the TU as [`EndpointEvent::Invite`] and answered through
-//! [`Endpoint::respond`]; legs are placed with [`Endpoint::invite`] and ended with
-//! [`Endpoint::end_leg`].
+//! [`Endpoint::respond`]; in-dialog INVITEs (hold, resume) on either side of a call are
+//! checked against their dialog (CSeq order, §12.2.2) and handed up as
+//! [`EndpointEvent::ReInvite`], answered the same way; legs are placed with
+//! [`Endpoint::invite`] and ended with [`Endpoint::end_leg`].
 
 use super::build::{build_response, ResponseEcho};
 use super::check::{verdict, Verdict};
