@@ -86,32 +86,33 @@ impl EngineConfig {
     }
 }
 
-/// Why the engine could not start.
+/// Why the engine could not start. Each variant's message says which step failed; the
+/// cause is its `source()` (printed after it by `{:#}` in the binary).
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// The router refused its configuration.
-    #[error("the router refused its configuration: {0}")]
+    #[error("the router refused its configuration")]
     Router(#[from] RouterError),
     /// A thread could not be started.
-    #[error("cannot start an engine thread: {0}")]
+    #[error("cannot start an engine thread")]
     Thread(#[from] std::io::Error),
     /// The SIP listeners could not be bound.
     #[error(transparent)]
     Sip(#[from] SipIoError),
     /// `media.ports` cannot be split over the media threads.
-    #[error("{0}; widen media.ports or lower media.threads")]
+    #[error("the media port range does not fit the media threads (widen media.ports or lower media.threads)")]
     MediaPorts(#[from] PoolError),
     /// The media threads could not start.
     #[error(transparent)]
     Media(#[from] MediaIoError),
     /// The interaction log could not be read.
-    #[error("cannot read the interaction log: {0}")]
+    #[error("cannot read the interaction log")]
     Store(#[from] StoreError),
     /// The interactions the log holds could not be given back to the router.
-    #[error("cannot recover the logged interactions: {0}")]
+    #[error("cannot recover the logged interactions")]
     Recovery(#[from] TaskError),
     /// A start-up step running on the blocking pool panicked or was cancelled.
-    #[error("an engine start-up step failed: {0}")]
+    #[error("an engine start-up step failed")]
     Join(#[from] tokio::task::JoinError),
 }
 
