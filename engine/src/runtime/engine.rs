@@ -196,6 +196,19 @@ impl Engine {
             command_depth: 4096,
             event_depth: 4096,
         })?;
+        // Every leg holds two descriptors; say so at start if the pool cannot all be open.
+        if let Ok((limit, _)) = rlimit::getrlimit(rlimit::Resource::NOFILE) {
+            let needed = pool.capacity() as u64 * 2;
+            if limit < needed + 256 {
+                tracing::warn!(
+                    limit,
+                    needed,
+                    "the open files limit is below what a full media port pool needs (2 per \
+                     leg): calls beyond it get no audio; raise the hard limit (ulimit -Hn, \
+                     LimitNOFILE=) or narrow media.ports"
+                );
+            }
+        }
         let media_handle = plane.handle();
         let media_events = plane
             .take_events()
