@@ -477,10 +477,17 @@ pub struct MediaSettings {
 }
 
 impl MediaSettings {
-    /// The number of media threads: `threads`, or the number of cores when 0.
+    /// The number of media threads: `threads`, or the number of cores when 0 (then never
+    /// more than the range has port pairs, so a small range still starts).
     pub fn thread_count(&self) -> usize {
         match self.threads {
-            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            0 => {
+                let first = self.ports.first + (self.ports.first & 1);
+                let pairs = (usize::from(self.ports.last.saturating_sub(first)) + 1) / 2;
+                std::thread::available_parallelism()
+                    .map_or(1, usize::from)
+                    .min(pairs.max(1))
+            }
             n => n,
         }
     }
