@@ -483,7 +483,7 @@ impl MediaSettings {
         match self.threads {
             0 => {
                 let first = self.ports.first + (self.ports.first & 1);
-                let pairs = (usize::from(self.ports.last.saturating_sub(first)) + 1) / 2;
+                let pairs = usize::from(self.ports.last.saturating_sub(first)).div_ceil(2);
                 std::thread::available_parallelism()
                     .map_or(1, usize::from)
                     .min(pairs.max(1))
