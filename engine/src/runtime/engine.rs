@@ -136,6 +136,7 @@ pub struct Engine {
     media_stats: Arc<MediaStats>,
     sip_addr: Option<SocketAddr>,
     media_ip: IpAddr,
+    media_bind: IpAddr,
     media_ports: (u16, u16),
 }
 
@@ -163,6 +164,7 @@ impl Engine {
             media_stats: Arc::new(MediaStats::new(0, Vec::new())),
             sip_addr: None,
             media_ip: IpAddr::from([127, 0, 0, 1]),
+            media_bind: cfg.sip.bind.ip(),
             media_ports: (cfg.media.ports.first, cfg.media.ports.last),
         })
     }
@@ -237,6 +239,7 @@ impl Engine {
             );
         }
         engine.media_ip = cfg.media.advertise.0.unwrap_or(sip.contact.ip());
+        tracing::info!(bind = %engine.media_bind, sdp = %engine.media_ip, "media addresses");
         // Who keeps an agent logged in: its SIP registration, its toolbar session, or both.
         let presence = Arc::new(Presence::new());
         // What queue callers hear: the built-ins overlaid with uploads, swapped whole on change.
@@ -336,6 +339,11 @@ impl Engine {
     /// The IP named in SDP for audio.
     pub fn media_ip(&self) -> IpAddr {
         self.media_ip
+    }
+
+    /// The IP the legs' sockets bind (the SIP listen IP).
+    pub fn media_bind_ip(&self) -> IpAddr {
+        self.media_bind
     }
 
     /// The RTP port range (first, last).
