@@ -452,3 +452,68 @@ fn to_tagged(m: &acd_engine::sip::parse::Message<'_>) -> bool {
         .and_then(|t| acd_engine::sip::header::parse_name_addr(t).ok())
         .is_some_and(|t| t.tag().is_some())
 }
+
+/// Issue 13 M1: accepted TCP connections are capped (a new one past the cap is closed at
+/// once, the open ones keep working, and a slot frees when one closes), and a connection that
+/// sends no complete message by the first-message deadline is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_connections_are_capped_and_silent_ones_time_out() {
+    let (_tx, rx) = watch::channel(false);
+    let cfg = SipConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        tcp_max_connections: 2,
+        tcp_first_message_timeout: Duration::from_secs(2),
+        ..SipConfig::default()
+    };
+    let h = run_sip(cfg, directory(), rx).await.unwrap();
+    let addr = h.local_addr;
+    let stats = h.stats.clone();
+    tokio::task::spawn_blocking(move || {
+        let open = |timeout_secs| {
+            let c = TcpStream::connect(addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(timeout_secs)))
+                .unwrap();
+            c
+        };
+        let closed = |c: &mut TcpStream| {
+            let mut b = [0u8; 1];
+            matches!(c.read(&mut b), Ok(0) | Err(_))
+        };
+        // One that speaks SIP (it stays past the first-message deadline), one that is silent.
+        let mut talker = open(10);
+        talker.write_all(&options("m1-a")).unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = talker.read(&mut buf).unwrap();
+        assert!(
+            buf[..n].starts_with(b"SIP/2.0 200"),
+            "{:?}",
+            String::from_utf8_lossy(&buf[..n])
+        );
+        let mut silent = open(20);
+        // The third is over the cap: closed at once.
+        let mut third = open(10);
+        assert!(
+            closed(&mut third),
+            "a connection over the cap was kept open"
+        );
+        assert!(stats.tcp_refused.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+        // The silent one is closed at its first-message deadline (bounded wait: 20 s).
+        assert!(closed(&mut silent), "a silent connection was kept open");
+        assert!(
+            stats
+                .tcp_timed_out
+                .load(std::sync::atomic::Ordering::Relaxed)
+                >= 1
+        );
+        // Its slot is free again, and the talker still works.
+        let mut again = open(10);
+        again.write_all(&options("m1-b")).unwrap();
+        let n = again.read(&mut buf).unwrap();
+        assert!(buf[..n].starts_with(b"SIP/2.0 200"));
+        talker.write_all(&options("m1-c")).unwrap();
+        let n = talker.read(&mut buf).unwrap();
+        assert!(buf[..n].starts_with(b"SIP/2.0 200"));
+    })
+    .await
+    .unwrap();
+}

@@ -812,3 +812,59 @@ fn an_agent_cannot_complete_another_agents_phone_call() {
     let out = phone.finish();
     assert!(out.status.success(), "{}", explain("agent A's phone", &out));
 }
+
+// ----- M5: UDP reflection -------------------------------------------------------------------
+
+/// One small INVITE to a queue number from a spoofable source, never ACKed, drew 24 packets
+/// and 9,761 bytes of responses (x36). Responses to an address now total at most
+/// 4x what it sent (runtime::sip_io::UDP_AMPLIFICATION).
+#[test]
+fn an_unacked_invite_draws_at_most_four_times_its_size_in_responses() {
+    let acd = Acd::start();
+    let sip = acd.sip.unwrap();
+    let r = acd.post("/api/v1/queues", &json!({"name": "calls"}));
+    assert_eq!(r.status(), 201);
+    let q = json_body(r)["id"].as_u64().unwrap();
+    let r = acd.post(
+        "/api/v1/numbers",
+        &json!({"number": "4620000", "target": {"type": "queue", "queue": q}}),
+    );
+    assert_eq!(r.status(), 201);
+    let victim = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let local = victim.local_addr().unwrap();
+    let invite = format!(
+        "INVITE sip:4620000@{sip} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {local};branch=z9hG4bK-m5\r\n\
+         From: <sip:x@{local}>;tag=m5\r\n\
+         To: <sip:4620000@{sip}>\r\n\
+         Call-ID: m5-reflect\r\n\
+         CSeq: 1 INVITE\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    victim.send_to(invite.as_bytes(), sip).unwrap();
+    // Collect until 6 s pass without a packet (retransmissions come at most 4 s apart),
+    // bounded by 40 s (Timer H is 32 s).
+    victim
+        .set_read_timeout(Some(Duration::from_secs(6)))
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    let (mut response_bytes, mut responses) = (0usize, 0usize);
+    let mut buf = [0u8; 65_535];
+    let mut first = None;
+    while std::time::Instant::now() < deadline {
+        let Ok((n, _)) = victim.recv_from(&mut buf) else {
+            break;
+        };
+        if buf.starts_with(b"SIP/2.0 ") {
+            responses += 1;
+            response_bytes += n;
+            first.get_or_insert_with(|| String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+    assert!(responses >= 1, "acd must still answer the INVITE");
+    assert!(
+        response_bytes <= 4 * invite.len(),
+        "{responses} responses, {response_bytes} bytes for a {}-byte INVITE; first: {first:?}",
+        invite.len()
+    );
+}

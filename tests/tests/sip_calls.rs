@@ -651,6 +651,13 @@ fn an_agent_whose_contact_asks_for_tcp_is_called_over_a_connection_acd_opens() {
     let a = create_agent(&acd, "tcpdesk", json!({}));
     join(&acd, q, &a, 0);
     let phone = Phone::start("agent_answer_hangup.xml", &["-t", "t1", "-d", "100"]);
+    // SIPp takes a while to listen on a loaded machine; acd's INVITE would find nothing to
+    // connect to and the offer would fail, so wait for the phone's TCP listener first.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", phone.port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "the TCP phone never listened");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     register_with(&acd, &a, phone.port, ";transport=tcp");
     assert_ok("caller", &call(sip, "caller_wait_bye.xml", NUMBER, &[]));
     assert_ok("agent over TCP", &phone.finish());

@@ -278,6 +278,7 @@ async fn on_event(
             let caller = caller.as_deref().unwrap_or("anonymous");
             calls.handle_invite(std::time::Instant::now(), txn, target, caller, &body);
         }
+        EndpointEvent::AckAnswer { txn, body } => calls.handle_ack_answer(txn, &body),
         EndpointEvent::Confirmed(txn) => calls.handle_confirmed(txn),
         EndpointEvent::Bye(txn) | EndpointEvent::Cancelled(txn) => calls.handle_caller_gone(txn),
         EndpointEvent::NoAck(txn) => calls.handle_no_ack(txn),

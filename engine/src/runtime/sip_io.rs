@@ -2,7 +2,9 @@
 //! the sans-IO [`Endpoint`].
 //!
 //! Owns the sockets, the bounded queues between them and the one task that owns the endpoint,
-//! and TCP connection reuse (one writer per peer address, used for requests and responses).
+//! TCP connection reuse (one writer per peer address, used for requests and responses) and
+//! TCP limits: a cap on accepted connections, a first-message and an idle timeout, framing
+//! that never buffers more than [`MAX_MESSAGE`].
 //! When the endpoint's inbound queue is full, a receiving task answers new INVITEs itself
 //! with `503` + `Retry-After` (nothing already accepted is touched) and drops other
 //! datagrams, which their senders retransmit. It does not own any SIP logic.
@@ -18,7 +20,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -50,6 +52,32 @@ pub struct SipConfig {
     pub socket_buffer: usize,
     /// The sans-IO endpoint settings.
     pub endpoint: EndpointConfig,
+    /// Accepted TCP connections open at once; past it a new connection is closed at once
+    /// (issue 13 M1: without a cap, idle connections exhausted the file descriptors).
+    pub tcp_max_connections: usize,
+    /// An accepted TCP connection that has not sent one complete message by then is closed.
+    pub tcp_first_message_timeout: Duration,
+    /// A TCP connection that receives nothing (not even a CRLF keep-alive) for this long is
+    /// closed. Long, because a registered phone may only refresh its registration on it.
+    pub tcp_idle_timeout: Duration,
+}
+
+/// Default for [`SipConfig::tcp_max_connections`].
+pub const TCP_MAX_CONNECTIONS: usize = 4096;
+/// Default for [`SipConfig::tcp_first_message_timeout`].
+pub const TCP_FIRST_MESSAGE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default for [`SipConfig::tcp_idle_timeout`].
+pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(1800);
+
+/// How long the accept loop waits after an accept error (e.g. out of file descriptors)
+/// instead of retrying at once and spinning a core.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// The time limits of one TCP connection.
+#[derive(Debug, Clone, Copy)]
+struct TcpLimits {
+    first_message: Duration,
+    idle: Duration,
 }
 
 impl Default for SipConfig {
@@ -63,6 +91,9 @@ impl Default for SipConfig {
             digest_algorithms: vec![crate::sip::digest::Algorithm::Md5],
             socket_buffer: 4 << 20,
             endpoint: EndpointConfig::default(),
+            tcp_max_connections: TCP_MAX_CONNECTIONS,
+            tcp_first_message_timeout: TCP_FIRST_MESSAGE_TIMEOUT,
+            tcp_idle_timeout: TCP_IDLE_TIMEOUT,
         }
     }
 }
@@ -123,6 +154,13 @@ pub struct SipStats {
     pub dropped_overload: AtomicU64,
     /// INVITEs answered 503 by a receiving task because the queue was full.
     pub rejected_overload: AtomicU64,
+    /// UDP responses not sent because their address had used up its amplification credit
+    /// (see [`UDP_AMPLIFICATION`]).
+    pub dropped_amplification: AtomicU64,
+    /// TCP connections closed on accept because [`SipConfig::tcp_max_connections`] were open.
+    pub tcp_refused: AtomicU64,
+    /// TCP connections closed for sending no message in time or going idle.
+    pub tcp_timed_out: AtomicU64,
 }
 
 /// A running SIP stack.
@@ -228,18 +266,41 @@ pub async fn run_sip(
         })
     };
 
+    let limits = TcpLimits {
+        first_message: cfg.tcp_first_message_timeout,
+        idle: cfg.tcp_idle_timeout,
+    };
     let tcp_task = tcp.map(|listener| {
         let in_tx = in_tx.clone();
         let mut shutdown = shutdown.clone();
         let retry_after = retry_after.clone();
         let stats = stats.clone();
+        let slots = Arc::new(tokio::sync::Semaphore::new(cfg.tcp_max_connections));
         tokio::spawn(async move {
             loop {
                 tokio::select! {
                     r = listener.accept() => {
-                        let Ok((stream, peer)) = r else { continue };
+                        let (stream, peer) = match r {
+                            Ok(x) => x,
+                            Err(e) => {
+                                // Out of descriptors and the like: back off, do not spin.
+                                tracing::debug!(error = %e, "SIP TCP accept failed");
+                                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                                continue;
+                            }
+                        };
+                        let Ok(slot) = slots.clone().try_acquire_owned() else {
+                            stats.tcp_refused.fetch_add(1, Ordering::Relaxed);
+                            tracing::debug!(peer = %peer, "SIP TCP connection limit reached: closing a new connection");
+                            drop(stream);
+                            continue;
+                        };
                         let _ = stream.set_nodelay(true);
-                        tokio::spawn(tcp_conn(stream, peer, in_tx.clone(), retry_after.clone(), stats.clone(), None));
+                        let conn = tcp_conn(stream, peer, in_tx.clone(), retry_after.clone(), stats.clone(), None, limits);
+                        tokio::spawn(async move {
+                            conn.await;
+                            drop(slot);
+                        });
                     }
                     _ = shutdown.changed() => break,
                 }
@@ -251,6 +312,7 @@ pub async fn run_sip(
         in_tx: in_tx.clone(),
         retry_after: retry_after.clone(),
         stats: stats.clone(),
+        limits,
     });
     drop(in_tx);
 
@@ -269,6 +331,7 @@ pub async fn run_sip(
         });
         let mut ep = Endpoint::new(endpoint_cfg, cfg.seed, Instant::now());
         let mut writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
+        let mut ledger = UdpLedger::default();
         let mut batch = Vec::with_capacity(64);
         let mut commands = Vec::with_capacity(64);
         let mut commands_open = true;
@@ -290,6 +353,7 @@ pub async fn run_sip(
                         match item {
                             Inbound::Datagram(src, data) => {
                                 stats2.received.fetch_add(1, Ordering::Relaxed);
+                                ledger.handle_received(now, src, data.len());
                                 ep.handle_datagram(now, src, &data, &*directory);
                             }
                             Inbound::Stream(src, data) => {
@@ -330,7 +394,14 @@ pub async fn run_sip(
                 }
                 _ = shutdown.changed() => break,
             }
-            transmit(&mut ep, &udp, &mut writers, connect.as_ref(), &stats2);
+            transmit(
+                &mut ep,
+                &udp,
+                &mut writers,
+                &mut ledger,
+                connect.as_ref(),
+                &stats2,
+            );
             while let Some(e) = ep.poll_event() {
                 // Events of calls already accepted wait in the backlog when the bridge is
                 // behind (never dropped); a new INVITE is shed with 480 instead.
@@ -353,7 +424,14 @@ pub async fn run_sip(
                             &[],
                             b"",
                         );
-                        transmit(&mut ep, &udp, &mut writers, connect.as_ref(), &stats2);
+                        transmit(
+                            &mut ep,
+                            &udp,
+                            &mut writers,
+                            &mut ledger,
+                            connect.as_ref(),
+                            &stats2,
+                        );
                     }
                     other if !ev_tx.is_closed() => backlog.push_back(other),
                     _ => {}
@@ -392,16 +470,86 @@ fn transmit(
     ep: &mut Endpoint,
     udp: &UdpSocket,
     writers: &mut HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    ledger: &mut UdpLedger,
     connect: Option<&Connector>,
     stats: &SipStats,
 ) {
     while let Some(t) = ep.poll_transmit() {
-        stats.sent.fetch_add(1, Ordering::Relaxed);
         match t.transport {
             Transport::Udp => {
+                // A response (and its retransmissions) only within what its address sent.
+                if t.bytes.starts_with(b"SIP/2.0 ") && !ledger.handle_response(t.to, t.bytes.len())
+                {
+                    stats.dropped_amplification.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                stats.sent.fetch_add(1, Ordering::Relaxed);
                 let _ = udp.try_send_to(&t.bytes, t.to);
             }
-            Transport::Tcp => send_tcp(writers, connect, t.to, t.bytes),
+            Transport::Tcp => {
+                stats.sent.fetch_add(1, Ordering::Relaxed);
+                send_tcp(writers, connect, t.to, t.bytes)
+            }
+        }
+    }
+}
+
+/// UDP responses to an address may total at most this many times the bytes received from it
+/// (issue 13 M5: a source address is spoofable, and one 267-byte INVITE never ACKed drew
+/// 9,761 bytes of responses and retransmissions). Real requests carry SDP or credentials and
+/// are answered well within it; a response over the credit is dropped as the network would
+/// drop it (the transaction layer still retransmits or times out as usual).
+pub const UDP_AMPLIFICATION: usize = 4;
+/// The most credit one address can hold (bytes).
+const UDP_CREDIT_CAP: usize = 64 * 1024;
+/// An address that sent nothing for this long is forgotten (its responses' retransmissions
+/// end within 64·T1 = 32 s).
+const UDP_LEDGER_IDLE: Duration = Duration::from_secs(64);
+/// Addresses remembered at most; when full, stale ones are swept (at most once a second) and
+/// a new address is not recorded, so nothing is sent to it (fail closed under a flood).
+const UDP_LEDGER_MAX: usize = 65_536;
+
+/// Per-address response credit for UDP (anti-amplification, like QUIC's limit before address
+/// validation). Requests acd sends itself are not limited.
+#[derive(Default)]
+struct UdpLedger {
+    credit: HashMap<SocketAddr, (usize, Instant)>,
+    last_sweep: Option<Instant>,
+}
+
+impl UdpLedger {
+    fn handle_received(&mut self, now: Instant, src: SocketAddr, len: usize) {
+        if self.credit.len() >= UDP_LEDGER_MAX && !self.credit.contains_key(&src) {
+            if self
+                .last_sweep
+                .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(1))
+            {
+                self.last_sweep = Some(now);
+                self.credit
+                    .retain(|_, (_, seen)| now.saturating_duration_since(*seen) < UDP_LEDGER_IDLE);
+            }
+            if self.credit.len() >= UDP_LEDGER_MAX {
+                return;
+            }
+        }
+        let e = self.credit.entry(src).or_insert((0, now));
+        if now.saturating_duration_since(e.1) >= UDP_LEDGER_IDLE {
+            e.0 = 0;
+        }
+        e.0 =
+            e.0.saturating_add(len.saturating_mul(UDP_AMPLIFICATION))
+                .min(UDP_CREDIT_CAP);
+        e.1 = now;
+    }
+
+    /// Spends `len` bytes of `to`'s credit; false (send nothing) when it has not that much.
+    fn handle_response(&mut self, to: SocketAddr, len: usize) -> bool {
+        match self.credit.get_mut(&to) {
+            Some((credit, _)) if *credit >= len => {
+                *credit -= len;
+                true
+            }
+            _ => false,
         }
     }
 }
@@ -414,6 +562,7 @@ struct Connector {
     in_tx: mpsc::Sender<Inbound>,
     retry_after: String,
     stats: Arc<SipStats>,
+    limits: TcpLimits,
 }
 
 /// Sends `bytes` over the TCP connection to `to`; with none (a phone whose Contact asks for
@@ -435,13 +584,23 @@ fn send_tcp(
     let _ = w_tx.try_send(bytes);
     writers.insert(to, w_tx.clone());
     let (in_tx, retry_after, stats) = (c.in_tx.clone(), c.retry_after.clone(), c.stats.clone());
+    let limits = c.limits;
     tokio::spawn(async move {
         let stream =
             tokio::time::timeout(std::time::Duration::from_secs(5), TcpStream::connect(to)).await;
         match stream {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
-                tcp_conn(stream, to, in_tx, retry_after, stats, Some((w_tx, w_rx))).await;
+                tcp_conn(
+                    stream,
+                    to,
+                    in_tx,
+                    retry_after,
+                    stats,
+                    Some((w_tx, w_rx)),
+                    limits,
+                )
+                .await;
             }
             _ => {
                 tracing::debug!(peer = %to, "SIP TCP connection could not be opened");
@@ -494,6 +653,7 @@ async fn tcp_conn(
     retry_after: String,
     stats: Arc<SipStats>,
     writer: Option<WriterQueue>,
+    limits: TcpLimits,
 ) {
     let (mut rd, mut wr) = stream.into_split();
     let (w_tx, mut w_rx) = match writer {
@@ -519,15 +679,26 @@ async fn tcp_conn(
     });
     let mut buf: Vec<u8> = Vec::with_capacity(8192);
     let mut chunk = vec![0u8; 16384];
+    // A first complete message must arrive by a fixed deadline (a connection that never
+    // speaks SIP, or trickles bytes, must not hold a slot); after it, each read may wait
+    // up to the idle limit.
+    let mut first_deadline = Some(tokio::time::Instant::now() + limits.first_message);
     'conn: loop {
-        let n = match rd.read(&mut chunk).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+        let until = first_deadline.unwrap_or_else(|| tokio::time::Instant::now() + limits.idle);
+        let n = match tokio::time::timeout_at(until, rd.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => n,
+            Err(_) => {
+                stats.tcp_timed_out.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(peer = %peer, first_message = first_deadline.is_some(), "SIP TCP connection timed out: closing it");
+                break;
+            }
         };
         buf.extend_from_slice(&chunk[..n]);
         loop {
             match frame_len(&buf) {
                 Ok(len) => {
+                    first_deadline = None;
                     let msg: Vec<u8> = buf.drain(..len).collect();
                     match in_tx.try_send(Inbound::Stream(peer, msg)) {
                         Ok(()) => {}

@@ -417,7 +417,8 @@ impl CallFlow {
         let codecs = self.cfg.codecs.clone();
         let negotiated = if body.iter().all(u8::is_ascii_whitespace) {
             // Late offer (RFC 3261 §13.2.1): our offer goes in the 200, the answer in the ACK
-            // (not read: the caller's media is assumed to be our first codec and is latched).
+            // (`handle_ack_answer`); until then the caller is assumed on our first codec and
+            // is latched.
             sdp::offer(&codecs, false, &local).map(|s| (s, media::late_offer_media(&codecs)))
         } else {
             sdp::parse_offer(body).and_then(|o| {

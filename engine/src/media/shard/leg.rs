@@ -182,9 +182,10 @@ impl Recv {
         };
     }
 
-    /// A packet accepted from the remote. `arrival` is its arrival time in timestamp units;
-    /// answers `true` when it starts a new source (new SSRC).
-    pub(crate) fn update(&mut self, ssrc: u32, seq: u16, ts: u32, arrival: u32) -> bool {
+    /// A packet accepted from the remote. `arrival` is its arrival time in timestamp units,
+    /// `None` for packets that say nothing of timing (telephone events keep the timestamp of
+    /// the event's start); answers `true` when it starts a new source (new SSRC).
+    pub(crate) fn update(&mut self, ssrc: u32, seq: u16, ts: u32, arrival: Option<u32>) -> bool {
         let new = self.ssrc != Some(ssrc);
         if new {
             self.init(ssrc, seq);
@@ -207,6 +208,9 @@ impl Recv {
             // Otherwise a duplicate or reordered packet: counted, nothing else.
         }
         self.received = self.received.wrapping_add(1);
+        let Some(arrival) = arrival else {
+            return new;
+        };
         let transit = arrival.wrapping_sub(ts);
         if let Some(prev) = self.transit {
             let d = (transit.wrapping_sub(prev) as i32).unsigned_abs();

@@ -721,6 +721,12 @@ fn media_timeout_fires_once_and_not_on_hold() {
     );
     r.advance(Duration::from_secs(60));
     assert!(r.events().is_empty(), "once; B (recvonly) never times out");
+    // Held with a=sendonly and no music: not a timeout either.
+    let mut m = pcmu("10.0.0.2:5000");
+    m.direction = Direction::SendOnly;
+    r.cmd(Command::Update { leg: B, media: m });
+    r.advance(Duration::from_secs(60));
+    assert!(r.events().is_empty(), "sendonly hold");
     // B resumes (sendrecv): its count starts now.
     r.cmd(Command::Update {
         leg: B,
@@ -835,6 +841,51 @@ fn sender_reports_carry_the_wall_clock_the_io_layer_gave() {
             && secs <= NTP_UNIX_OFFSET + 1_700_000_000 + elapsed
     );
     assert_eq!(t.to, addr("10.0.0.2:5001"));
+}
+
+#[test]
+fn receiver_reports_carry_rfc3550_interarrival_jitter() {
+    let mut r = Rig::new();
+    r.open(A, pcmu("10.0.0.1:4000"));
+    let t0 = r.now;
+    // Every other packet 10 ms late: |D| = 80 samples between consecutive packets.
+    for i in 0..30u32 {
+        r.now = t0 + Duration::from_millis(u64::from(20 * i + (i % 2) * 10));
+        r.send(
+            A,
+            "10.0.0.1:4000",
+            &rtp(0, i as u16, 160 * i, 77, &[0; 160]),
+        );
+    }
+    let (_, reports) = r.advance(Duration::from_secs(8));
+    let block = rtcp::parse(&reports[0].1).unwrap().block.unwrap();
+    // J = 80 (1 - (15/16)^29) ≈ 68 (A.8's integer form lands within a sample or two).
+    assert!((65..=70).contains(&block.jitter), "{}", block.jitter);
+    assert_eq!(
+        (block.ssrc, block.cumulative_lost, block.highest_seq),
+        (77, 0, 29)
+    );
+}
+
+#[test]
+fn reception_statistics_follow_sequence_wraparound_and_restarts() {
+    let mut recv = Recv::default();
+    for seq in 65_530..=65_535u16 {
+        recv.update(5, seq, 0, Some(0));
+    }
+    for seq in 0..5u16 {
+        recv.update(5, seq, 0, Some(0));
+    }
+    let rep = recv.report().unwrap();
+    assert_eq!((rep.highest_seq, rep.cumulative_lost), (0x1_0004, 0));
+    // A jump far ahead is believed only when the next packet follows it.
+    recv.update(5, 30_000, 0, Some(0));
+    assert_eq!(recv.report().unwrap().highest_seq, 0x1_0004);
+    recv.update(5, 30_001, 0, Some(0));
+    assert_eq!(recv.report().unwrap().highest_seq, 30_001);
+    // A new SSRC starts over.
+    assert!(recv.update(6, 9, 0, Some(0)));
+    assert_eq!(recv.report().unwrap().highest_seq, 9);
 }
 
 #[derive(Debug, Clone)]

@@ -33,7 +33,7 @@ impl Default for QueueAudio {
     }
 }
 
-/// A late-offer caller's media until its answer (in the ACK, not read): our first codec, the
+/// A late-offer caller's media until its answer arrives in the ACK: our first codec, the
 /// address learnt by latching.
 pub(super) fn late_offer_media(codecs: &[Codec]) -> LegMedia {
     let codec = codecs.first().copied().unwrap_or(Codec::Ulaw);
@@ -245,6 +245,25 @@ impl CallFlow {
                 self.actions.push_back(Action::HangupCaller(txn));
             }
         }
+    }
+
+    /// The caller's answer in its ACK to the offer we made in the 200 (a late-offer INVITE):
+    /// its media become known (`Update`). An answer naming nothing we offered changes
+    /// nothing: the leg stays on our first codec, latched.
+    pub fn handle_ack_answer(&mut self, txn: TxnId, body: &[u8]) {
+        let Some(s) = self.calls.get_mut(&txn).map(|c| &mut c.side) else {
+            return;
+        };
+        let Ok(answer) = sdp::parse_offer(body) else {
+            return;
+        };
+        let Some(chosen) = sdp::chosen(&answer, &s.allowed) else {
+            return;
+        };
+        let media = sdp::leg_media(&answer, chosen, false);
+        s.remote = media.clone();
+        let leg = s.media;
+        self.media(Command::Update { leg, media });
     }
 
     fn side_mut(&mut self, side: DialogSide) -> Option<&mut Side> {

@@ -135,6 +135,37 @@ fn late_offer_invite_gets_our_offer_in_the_200() {
 }
 
 #[test]
+fn late_offer_caller_is_latched_until_its_answer_in_the_ack() {
+    let mut f = flow();
+    f.handle_invite(t0(), TxnId(1), queue(3), "5551234", b"");
+    let opened = media(&drain_all(&mut f));
+    let [Command::Open { media: m, .. }] = opened.as_slice() else {
+        panic!("{opened:?}")
+    };
+    assert_eq!(
+        (m.remote, m.latch, m.encoding),
+        (None, true, Encoding::Pcmu)
+    );
+    let alaw = b"v=0\r\no=c 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\nm=audio 5004 RTP/AVP 8\r\n";
+    f.handle_ack_answer(TxnId(1), alaw);
+    f.handle_confirmed(TxnId(1));
+    let a = drain_all(&mut f);
+    let Some(Command::Update { leg, media: m }) = media(&a).into_iter().next() else {
+        panic!("{a:?}")
+    };
+    assert_eq!(leg, MediaLeg(40_000));
+    assert_eq!(m.remote, Some("192.0.2.9:5004".parse().unwrap()));
+    assert_eq!((m.encoding, m.pt, m.latch), (Encoding::Pcma, 8, false));
+    // An agent is then offered what works with PCMA.
+    let i = f.interaction(TxnId(1)).unwrap();
+    let mut t = target(6001);
+    t.codecs = vec![Codec::Ulaw, Codec::Alaw];
+    f.handle_offer(i, AgentId(7), Some(&t), false);
+    let sdp = String::from_utf8(invite_of(&drain_all(&mut f)).sdp).unwrap();
+    assert!(sdp.contains("RTP/AVP 8 0 101"), "{sdp}");
+}
+
+#[test]
 fn unknown_number_gets_404() {
     let mut f = flow();
     f.handle_invite(t0(), TxnId(1), Called::Unknown, "5551234", OFFER);
@@ -830,7 +861,10 @@ fn withdrawal_crossing_an_answer_puts_the_caller_back_on_hold_audio() {
 #[test]
 fn positions_follow_arrival_order_and_announcements_repeat_every_interval() {
     let every = Duration::from_secs(30);
-    let mut f = flow_with(PortPool::new(40_000, 40_099, 1).unwrap(), &["moh"]);
+    let mut f = flow_with(
+        PortPool::new(40_000, 40_099, 1).unwrap(),
+        &["moh", "position_intro", "n1", "n2", "position_outro"],
+    );
     let audio = QueueAudio {
         welcome: None,
         hold: "moh".into(),
@@ -897,6 +931,7 @@ fn positions_follow_arrival_order_and_announcements_repeat_every_interval() {
                 },
             });
         }
+        assert_eq!(want.len(), 3, "the prompt set says positions 1 and 2");
         assert_eq!(plays, want);
     }
     f.handle_caller_gone(TxnId(2));

@@ -85,6 +85,14 @@ pub enum EndpointEvent {
     NoAck(TxnId),
     /// The ACK for the 2xx sent on this INVITE arrived: the dialog is confirmed.
     Confirmed(TxnId),
+    /// That ACK carried an SDP body: the caller's answer to the offer acd made in its 2xx
+    /// (a late-offer INVITE). Reported just before [`EndpointEvent::Confirmed`].
+    AckAnswer {
+        /// The INVITE's server transaction.
+        txn: TxnId,
+        /// The SDP answer.
+        body: Vec<u8>,
+    },
     /// The caller cancelled this INVITE before its final response; the endpoint has already
     /// answered the CANCEL 200 and the INVITE 487.
     Cancelled(TxnId),
@@ -398,7 +406,7 @@ impl Endpoint {
                 if method == "ACK" {
                     st.txn.handle_ack(now);
                     if let Some(id) = dialog_key(m).and_then(|k| self.accepted.remove(&k)) {
-                        self.confirmed(id);
+                        self.confirmed(id, m.body);
                     }
                 } else {
                     st.txn.handle_retransmission();
@@ -414,7 +422,7 @@ impl Endpoint {
                     if let Some(st) = self.txns.get_mut(&id) {
                         st.txn.handle_ack(now);
                     }
-                    self.confirmed(id);
+                    self.confirmed(id, m.body);
                     self.flush(now, id);
                 }
             }
@@ -556,13 +564,21 @@ impl Endpoint {
         }
     }
 
-    fn confirmed(&mut self, id: u64) {
+    /// The ACK for our 2xx to INVITE `id` arrived (with `body`: the answer to an offer we
+    /// made in the 2xx). Reported for first INVITEs only.
+    fn confirmed(&mut self, id: u64, body: &[u8]) {
         let reinvite = self
             .txns
             .get(&id)
             .and_then(|st| st.invite.as_ref())
             .is_some_and(|i| i.reinvite);
         if !reinvite {
+            if !body.iter().all(u8::is_ascii_whitespace) {
+                self.events.push_back(EndpointEvent::AckAnswer {
+                    txn: TxnId(id),
+                    body: body.to_vec(),
+                });
+            }
             self.events.push_back(EndpointEvent::Confirmed(TxnId(id)));
         }
     }
@@ -1382,6 +1398,31 @@ mod tests {
             .replace("1 INVITE", "1 ACK")
             .replace("z9hG4bKa", "z9hG4bKack");
         ep.handle_datagram(now, src(), ack.as_bytes(), &dir());
+        assert_eq!(ep.poll_event(), Some(EndpointEvent::Confirmed(txn)));
+    }
+
+    #[test]
+    fn ack_with_an_answer_reports_it_before_the_confirmation() {
+        let now = Instant::now();
+        let mut ep = Endpoint::new(EndpointConfig::default(), 1, now);
+        let txn = answered(&mut ep, now, "a");
+        let ack = with_body(
+            String::from_utf8(invite("a"))
+                .unwrap()
+                .replace("INVITE sip", "ACK sip")
+                .replace("1 INVITE", "1 ACK")
+                .replace("z9hG4bKa", "z9hG4bKack")
+                .into_bytes(),
+            HOLD,
+        );
+        ep.handle_datagram(now, src(), &ack, &dir());
+        assert_eq!(
+            ep.poll_event(),
+            Some(EndpointEvent::AckAnswer {
+                txn,
+                body: HOLD.to_vec()
+            })
+        );
         assert_eq!(ep.poll_event(), Some(EndpointEvent::Confirmed(txn)));
     }
 
