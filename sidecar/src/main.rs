@@ -159,7 +159,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let (first, last) = engine.media_ports();
     println!(
         "media listening on {} ports {first}-{last}",
-        engine.media_ip()
+        engine.media_bind_ip()
     );
     let toolbar = engine
         .toolbar()

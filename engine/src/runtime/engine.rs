@@ -2,7 +2,7 @@
 //!
 //! Owns the lifetimes of: the router's owner thread and the configuration feed that keeps it in
 //! step with the admin; the SIP stack on its own thread (sockets, endpoint task, the bridge
-//! running the call flow); the media shard threads; agent presence; the chat/email
+//! running the call flow); the media shard threads; the prompt library; agent presence; the chat/email
 //! interaction log with its persister and the recovery of what it holds; the toolbar service.
 //! Front ends get what they serve from here: an `Arc<Admin>` for configuration, a
 //! [`RouterHandle`] for routing, the [`Toolbar`] for the engine API, [`MediaStats`] for the
@@ -86,32 +86,33 @@ impl EngineConfig {
     }
 }
 
-/// Why the engine could not start.
+/// Why the engine could not start. Each variant's message says which step failed; the
+/// cause is its `source()` (printed after it by `{:#}` in the binary).
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// The router refused its configuration.
-    #[error("the router refused its configuration: {0}")]
+    #[error("the router refused its configuration")]
     Router(#[from] RouterError),
     /// A thread could not be started.
-    #[error("cannot start an engine thread: {0}")]
+    #[error("cannot start an engine thread")]
     Thread(#[from] std::io::Error),
     /// The SIP listeners could not be bound.
     #[error(transparent)]
     Sip(#[from] SipIoError),
     /// `media.ports` cannot be split over the media threads.
-    #[error("{0}; widen media.ports or lower media.threads")]
+    #[error("the media port range does not fit the media threads (widen media.ports or lower media.threads)")]
     MediaPorts(#[from] PoolError),
     /// The media threads could not start.
     #[error(transparent)]
     Media(#[from] MediaIoError),
     /// The interaction log could not be read.
-    #[error("cannot read the interaction log: {0}")]
+    #[error("cannot read the interaction log")]
     Store(#[from] StoreError),
     /// The interactions the log holds could not be given back to the router.
-    #[error("cannot recover the logged interactions: {0}")]
+    #[error("cannot recover the logged interactions")]
     Recovery(#[from] TaskError),
     /// A start-up step running on the blocking pool panicked or was cancelled.
-    #[error("an engine start-up step failed: {0}")]
+    #[error("an engine start-up step failed")]
     Join(#[from] tokio::task::JoinError),
 }
 
@@ -135,6 +136,7 @@ pub struct Engine {
     media_stats: Arc<MediaStats>,
     sip_addr: Option<SocketAddr>,
     media_ip: IpAddr,
+    media_bind: IpAddr,
     media_ports: (u16, u16),
 }
 
@@ -162,6 +164,7 @@ impl Engine {
             media_stats: Arc::new(MediaStats::new(0, Vec::new())),
             sip_addr: None,
             media_ip: IpAddr::from([127, 0, 0, 1]),
+            media_bind: cfg.sip.bind.ip(),
             media_ports: (cfg.media.ports.first, cfg.media.ports.last),
         })
     }
@@ -180,7 +183,8 @@ impl Engine {
             tokio::task::spawn_blocking(move || Engine::start_routing(admin, &cfg)).await??
         };
 
-        // Media: the pool decides which shard owns a port; the shard threads use the same map.
+        // Media: the pool decides which shard owns a port; the shard threads use the same map,
+        // and the call flow owns the pool.
         let threads = cfg.media.thread_count();
         let pool = PortPool::new(cfg.media.ports.first, cfg.media.ports.last, threads)?;
         let mut plane = MediaPlane::start(MediaConfig {
@@ -194,6 +198,19 @@ impl Engine {
             command_depth: 4096,
             event_depth: 4096,
         })?;
+        // Every leg holds two descriptors; say so at start if the pool cannot all be open.
+        if let Ok((limit, _)) = rlimit::getrlimit(rlimit::Resource::NOFILE) {
+            let needed = pool.capacity() as u64 * 2;
+            if limit < needed + 256 {
+                tracing::warn!(
+                    limit,
+                    needed,
+                    "the open files limit is below what a full media port pool needs (2 per \
+                     leg): calls beyond it get no audio; raise the hard limit (ulimit -Hn, \
+                     LimitNOFILE=) or narrow media.ports"
+                );
+            }
+        }
         let media_handle = plane.handle();
         let media_events = plane
             .take_events()
@@ -222,6 +239,7 @@ impl Engine {
             );
         }
         engine.media_ip = cfg.media.advertise.0.unwrap_or(sip.contact.ip());
+        tracing::info!(bind = %engine.media_bind, sdp = %engine.media_ip, "media addresses");
         // Who keeps an agent logged in: its SIP registration, its toolbar session, or both.
         let presence = Arc::new(Presence::new());
         // What queue callers hear: the built-ins overlaid with uploads, swapped whole on change.
@@ -323,6 +341,11 @@ impl Engine {
         self.media_ip
     }
 
+    /// The IP the legs' sockets bind (the SIP listen IP).
+    pub fn media_bind_ip(&self) -> IpAddr {
+        self.media_bind
+    }
+
     /// The RTP port range (first, last).
     pub fn media_ports(&self) -> (u16, u16) {
         self.media_ports
@@ -364,6 +387,9 @@ impl Engine {
         }
         if let Some(m) = self.media.take() {
             m.shutdown();
+        }
+        if let Some(p) = self.prompts.take() {
+            p.stop();
         }
         if let Some(feed) = self.feed.take() {
             feed.stop();
@@ -467,5 +493,32 @@ mod tests {
             "got {offer:?}"
         );
         drop(engine);
+    }
+
+    /// Everything starts on loopback ports and stops again through the one `shutdown`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_whole_engine_starts_and_shuts_down() {
+        let admin = Arc::new(Admin::in_memory_for_tests());
+        let store: Arc<dyn Store> = Arc::new(crate::store::MemStore::new());
+        let mut config = Config::default();
+        config.sip.listen = "127.0.0.1:0".parse().unwrap();
+        config.media.ports = crate::config::PortRange {
+            first: 41_000,
+            last: 41_099,
+        };
+        config.media.threads = 2;
+        let engine = Engine::start(admin, store, EngineConfig::from_config(&config))
+            .await
+            .unwrap();
+        let sip = engine.sip_addr().expect("SIP is bound");
+        assert_ne!(sip.port(), 0);
+        assert!(engine.toolbar().is_some());
+        assert_eq!(engine.media_ports(), (41_000, 41_099));
+        let stats = engine.media_stats().snapshot();
+        assert_eq!((stats.ports_total, stats.ports_free), (50, 50));
+        assert_eq!((stats.legs_open, stats.calls), (0, 0));
+        engine.shutdown().await;
+        // The SIP port is free again once the engine has stopped.
+        std::net::UdpSocket::bind(sip).unwrap();
     }
 }

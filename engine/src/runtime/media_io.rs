@@ -395,7 +395,7 @@ fn raise_nofile_limit() {
         Ok(limit) => tracing::info!(
             limit,
             legs = limit / 2,
-            "open files limit raised to the hard limit (each media leg uses 2)"
+            "open files soft limit set to the hard limit (each media leg uses 2)"
         ),
         Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit"),
     }

@@ -37,8 +37,6 @@ pub struct MediaLink {
     handle: MediaHandle,
     events: mpsc::Receiver<MediaEvent>,
     stats: Arc<MediaStats>,
-    /// Legs opened and not released yet (each holds one pool port pair).
-    legs_held: u64,
 }
 
 impl MediaLink {
@@ -52,7 +50,6 @@ impl MediaLink {
             handle,
             events,
             stats,
-            legs_held: 0,
         }
     }
 
@@ -60,19 +57,6 @@ impl MediaLink {
     /// shard stopped) is logged; for an `Open` the flow gets [`MediaEvent::Failed`] back so
     /// the call does not wait for audio that will not come.
     fn send(&mut self, cmd: MediaCommand) -> Option<MediaEvent> {
-        // The pool's count follows the flow's commands: every leg it allocates it opens, and
-        // every leg it releases it releases here.
-        // TODO(media-flow): read `PortPool::available()` from the call flow once it owns the
-        // pool, instead of counting commands.
-        match &cmd {
-            MediaCommand::Open { .. } => self.legs_held += 1,
-            MediaCommand::Release { .. } => self.legs_held = self.legs_held.saturating_sub(1),
-            _ => {}
-        }
-        let total = self.stats.ports_total.load(Ordering::Relaxed);
-        self.stats
-            .ports_free
-            .store(total.saturating_sub(self.legs_held), Ordering::Relaxed);
         let leg = cmd.leg();
         let open = matches!(cmd, MediaCommand::Open { .. });
         match self.handle.send(cmd) {
@@ -203,10 +187,13 @@ pub async fn run(
                 calls.handle_media_event(failed);
             }
         }
-        media
-            .stats
+        let stats = &media.stats;
+        stats
             .calls
             .store(calls.call_count() as u64, Ordering::Relaxed);
+        stats
+            .ports_free
+            .store(calls.pool().available() as u64, Ordering::Relaxed);
     }
 }
 
