@@ -23,28 +23,6 @@ use std::time::{Duration, Instant};
 /// margin is for loaded CI machines).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Ports per default media block: 32 RTP/RTCP pairs, plenty for a test's calls.
-const MEDIA_BLOCK: u16 = 64;
-
-/// A `FIRST-LAST` media port range for one server, below the kernel's ephemeral range:
-/// blocks are taken in turn from a start that differs per test process, so parallel
-/// servers rarely share one (the media tests that need more set their own).
-fn media_port_block() -> String {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    const FIRST: u16 = 20_000;
-    const BLOCKS: u16 = (32_000 - FIRST) / MEDIA_BLOCK;
-    static NEXT: AtomicU16 = AtomicU16::new(u16::MAX);
-    let seed = (std::process::id()
-        ^ std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos()))
-        % u32::from(BLOCKS);
-    let _ = NEXT.compare_exchange(u16::MAX, seed as u16, Ordering::Relaxed, Ordering::Relaxed);
-    let block = NEXT.fetch_add(1, Ordering::Relaxed) % BLOCKS;
-    let first = FIRST + block * MEDIA_BLOCK;
-    format!("{first}-{}", first + MEDIA_BLOCK - 1)
-}
-
 /// The token every helper-started server uses unless a test asks otherwise.
 pub const TEST_TOKEN: &str = "acd-test-token";
 
@@ -180,9 +158,6 @@ impl AcdBuilder {
         if let Some(token) = self.token.clone().unwrap_or(Some(TEST_TOKEN.to_owned())) {
             cmd.env("ACD_ADMIN_TOKEN", token);
         }
-        // A media port block of its own (a test's env or flag still wins), so servers run in
-        // parallel, by this or another test process, do not bind each other's RTP ports.
-        cmd.env("ACD_MEDIA_PORTS", media_port_block());
         for (k, v) in &self.env {
             cmd.env(k, v);
         }

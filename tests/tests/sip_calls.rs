@@ -655,7 +655,10 @@ fn an_agent_whose_contact_asks_for_tcp_is_called_over_a_connection_acd_opens() {
     // connect to and the offer would fail, so wait for the phone's TCP listener first.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", phone.port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "the TCP phone never listened");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the TCP phone never listened"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     register_with(&acd, &a, phone.port, ";transport=tcp");
