@@ -172,6 +172,8 @@ pub async fn run(
         tokio::select! {
             ev = events.recv() => {
                 let Some(ev) = ev else { break };
+                // An agent's answer carries no time; the flow times queues' answers with it.
+                calls.set_time(std::time::Instant::now());
                 let ctx = Ctx { admin: &admin, router: &router, presence: &presence, voicemail: &voicemail };
                 on_event(ev, &mut calls, &mut bindings, &ctx).await;
             }

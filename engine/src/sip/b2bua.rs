@@ -301,6 +301,10 @@ pub struct CallFlow {
     queues: HashMap<QueueId, BTreeSet<u64>>,
     /// Position announcements due.
     announce: BTreeSet<(Instant, TxnId)>,
+    /// How fast each queue's callers reach an agent (expected-wait announcements).
+    pace: HashMap<QueueId, media::QueuePace>,
+    /// The runtime's latest time, for inputs that carry none (see [`CallFlow::set_time`]).
+    now: Option<Instant>,
     next_interaction: u64,
     next_leg: u64,
     next_seq: u64,
@@ -319,6 +323,8 @@ impl CallFlow {
             legs: HashMap::new(),
             by_media: HashMap::new(),
             queues: HashMap::new(),
+            pace: HashMap::new(),
+            now: None,
             announce: BTreeSet::new(),
             next_leg: 1,
             next_seq: 1,
@@ -739,8 +745,12 @@ impl CallFlow {
         };
         let previous = std::mem::replace(&mut call.state, CallState::Bridged(leg, agent));
         let caller = call.side.media;
+        let queue = call.waiting.as_ref().map(|w| w.queue);
         if let CallState::Pending { answer, .. } = previous {
             self.respond(txn, 200, "OK", Some(answer));
+        }
+        if let (Some(q), Some(now)) = (queue, self.now) {
+            self.pace.entry(q).or_default().handle_answer(now);
         }
         self.leave_queue(txn);
         let l = self.legs.get_mut(&leg).map(|l| {

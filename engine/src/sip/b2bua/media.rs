@@ -119,6 +119,19 @@ impl CallFlow {
         }
     }
 
+    /// The runtime's current time, for the inputs that carry none (an agent's answer): it
+    /// times how fast each queue's callers reach an agent, for expected-wait announcements.
+    /// Sans-IO as every input: the runtime reads the clock, the flow never does.
+    pub fn set_time(&mut self, now: Instant) {
+        self.now = Some(now);
+    }
+
+    /// The wait a caller at `position` in `queue` can expect, in seconds, once the queue has
+    /// answered at least two calls.
+    pub fn expected_wait_secs(&self, queue: crate::common::QueueId, position: u32) -> Option<u32> {
+        self.pace.get(&queue)?.expected_wait_secs(position)
+    }
+
     /// When [`CallFlow::handle_timeout`] must next be called (position announcements).
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.announce.first().map(|(at, _)| *at)
@@ -155,8 +168,14 @@ impl CallFlow {
         let Some(position) = self.queue_position(txn) else {
             return; // Not waiting now (bridged, or not in the queue yet).
         };
+        let wait = self
+            .calls
+            .get(&txn)
+            .and_then(|c| c.waiting.as_ref())
+            .and_then(|w| self.pace.get(&w.queue))
+            .and_then(|p| p.expected_wait_secs(position));
         let prompts = self.cfg.prompts.load();
-        let mut items = prompts.announce_position(position, None);
+        let mut items = prompts.announce_position(position, wait);
         if items.is_empty() {
             return;
         }
@@ -310,5 +329,63 @@ impl CallFlow {
             Err(e) if e.status() == 488 => self.respond(txn, 488, "Not Acceptable Here", None),
             Err(_) => self.respond(txn, 400, "Bad Request", None),
         }
+    }
+}
+
+/// How fast a queue's callers reach an agent: a moving average of the time between
+/// successive answers (each new interval weighs a fifth), so the expected wait of the caller
+/// at position `p` is `p` intervals.
+#[derive(Debug, Clone, Default)]
+pub(super) struct QueuePace {
+    last_answer: Option<Instant>,
+    interval: Option<std::time::Duration>,
+}
+
+impl QueuePace {
+    /// A caller of the queue reached an agent at `now`.
+    pub(super) fn handle_answer(&mut self, now: Instant) {
+        if let Some(last) = self.last_answer {
+            let d = now.saturating_duration_since(last);
+            self.interval = Some(match self.interval {
+                None => d,
+                Some(i) => (i * 4 + d) / 5,
+            });
+        }
+        self.last_answer = Some(now);
+    }
+
+    /// Seconds a caller at `position` can expect to wait; `None` until two answers were seen.
+    pub(super) fn expected_wait_secs(&self, position: u32) -> Option<u32> {
+        let i = self.interval?;
+        Some(u32::try_from((i * position).as_secs()).unwrap_or(u32::MAX))
+    }
+}
+
+#[cfg(test)]
+mod pace_tests {
+    use super::QueuePace;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn no_estimate_before_two_answers_then_position_times_the_interval() {
+        let t0 = Instant::now();
+        let mut p = QueuePace::default();
+        assert_eq!(p.expected_wait_secs(1), None);
+        p.handle_answer(t0);
+        assert_eq!(p.expected_wait_secs(1), None);
+        p.handle_answer(t0 + Duration::from_secs(30));
+        assert_eq!(p.expected_wait_secs(1), Some(30));
+        assert_eq!(p.expected_wait_secs(3), Some(90));
+    }
+
+    #[test]
+    fn the_interval_moves_a_fifth_toward_each_new_one() {
+        let t0 = Instant::now();
+        let mut p = QueuePace::default();
+        p.handle_answer(t0);
+        p.handle_answer(t0 + Duration::from_secs(30));
+        p.handle_answer(t0 + Duration::from_secs(30 + 80));
+        // (30 * 4 + 80) / 5 = 40
+        assert_eq!(p.expected_wait_secs(1), Some(40));
     }
 }
