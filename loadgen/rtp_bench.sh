@@ -29,6 +29,8 @@
 #   cpu_us_per_pkt that CPU divided by the relayed packets
 #   loadgen_cpu_pct the load generator's own CPU (the box has 2 cores: when relay + loadgen
 #                 approach 200%, the numbers say more about the box than the relay)
+#   relay_rss_kib the relay's resident memory at the end of the step (memory per call: the
+#                 difference between steps over the difference in calls)
 #   foreign_pkts  datagrams without a loadgen stamp during the window (the relay's own audio,
 #                 e.g. queue audio from acd, or RTCP sent to an RTP port)
 #
@@ -42,6 +44,8 @@
 #   SIP_PORT ADMIN_PORT TOOLBAR_PORT NG_PORT            [15160 15180 15181 2223]
 #   OUT          logs and results.tsv                   [/tmp/acd-rtpbench/<timestamp>]
 #   NICE         nice level for the relay and loadgen (e.g. -10 as root on a busy box) [0]
+#   IDLE=1       set the calls up and stream nothing: each relay's CPU and memory for idle
+#                allocated legs (2 legs per call; e.g. STEPS=5000 for 10,000 legs)
 #   NO_BUILD=1   skip `cargo build --release -p acd-sidecar -p acd-loadgen`
 #   ACD_BIN      the acd binary                         [target/release/acd]
 #
@@ -81,7 +85,7 @@ HEADER=--header
 bench() { # relay pid [extra args]
   local relay=$1 pid=$2; shift 2
   timeout 1800 nice -n "$NICE" "$LOADGEN" rtp-bench --relay "$relay" --pid "$pid" --steps "$STEPS" \
-    --seconds "$STEP_S" --warmup "$WARMUP_S" --senders "$SENDERS" $HEADER "$@" \
+    --seconds "$STEP_S" --warmup "$WARMUP_S" --senders "$SENDERS" $HEADER ${IDLE:+--idle} "$@" \
     2> >(tee "$OUT/loadgen-$relay.log" >&2) | tee -a "$OUT/results.tsv"
   HEADER=
 }

@@ -66,6 +66,10 @@ pub(crate) struct BenchArgs {
     /// Print one TSV header line before the rows (the script passes it for the first relay).
     #[arg(long)]
     header: bool,
+    /// Set the calls up but stream nothing: the relay's cost of idle allocated legs (its
+    /// CPU over the window and its resident memory).
+    #[arg(long)]
+    idle: bool,
 }
 
 /// One relayed call: the two loadgen sockets and where each sends.
@@ -90,6 +94,19 @@ fn bind() -> anyhow::Result<UdpSocket> {
 }
 
 /// CPU ticks (utime + stime) of a process.
+/// Resident memory of `pid` in KiB (VmRSS), 0 when unreadable.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .with_context(|| format!("read /proc/{pid}/stat (is the relay running?)"))?;
@@ -509,10 +526,11 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         std::thread::spawn(move || receiver(new_sockets, sh))
     };
     if args.header {
-        println!("relay\tcalls\tsent_pps\trelayed_pps\tloss_pct\tdelay_p50_us\tdelay_p99_us\tdelay_max_us\trelay_cpu_pct\tcpu_us_per_pkt\tloadgen_cpu_pct\tforeign_pkts");
+        println!("relay\tcalls\tsent_pps\trelayed_pps\tloss_pct\tdelay_p50_us\tdelay_p99_us\tdelay_max_us\trelay_cpu_pct\tcpu_us_per_pkt\tloadgen_cpu_pct\tforeign_pkts\trelay_rss_kib");
     }
     let self_pid = std::process::id();
     let mut streams = 0u32;
+    let mut idle_calls: Vec<Call> = Vec::new();
     for &n in &steps {
         let set_up = Instant::now();
         let calls = match (&mut acd, &mut rtpe) {
@@ -525,7 +543,10 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
             calls.len(),
             set_up.elapsed().as_secs_f64()
         );
-        {
+        if args.idle {
+            // Keep the sockets open (the legs stay allocated) but send nothing.
+            idle_calls.extend(calls);
+        } else {
             for c in calls {
                 for (sock, to) in [(c.caller, c.caller_to), (c.agent, c.agent_to)] {
                     to_receiver
@@ -578,7 +599,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
             f64::NAN
         };
         println!(
-            "{relay_name}\t{n}\t{:.0}\t{:.0}\t{loss:.3}\t{}\t{}\t{}\t{:.1}\t{us_per_pkt:.2}\t{:.1}\t{}",
+            "{relay_name}\t{n}\t{:.0}\t{:.0}\t{loss:.3}\t{}\t{}\t{}\t{:.1}\t{us_per_pkt:.2}\t{:.1}\t{}\t{}",
             sent as f64 / wall,
             received as f64 / wall,
             hist.value_at_quantile(0.5),
@@ -587,6 +608,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
             100.0 * cpu_s / wall,
             100.0 * (self1 - self0) as f64 / hz / wall,
             shared.foreign.load(Ordering::Relaxed),
+            rss_kib(args.pid),
         );
     }
     shared.stop.store(true, Ordering::Relaxed);
@@ -596,6 +618,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
     rx_thread
         .join()
         .map_err(|_| anyhow::anyhow!("receiver panicked"))??;
+    drop(idle_calls);
     match (acd, rtpe) {
         (Some(a), _) => a.finish()?,
         (_, Some(r)) => r.finish()?,

@@ -65,13 +65,27 @@ fn write_tone_wav(path: &Path, hz: f64, seconds: u32) {
     std::fs::write(path, w).expect("write the tone WAV");
 }
 
+/// A port baresip can listen on: free for UDP and TCP, and the one above it too (its TLS
+/// transport), below the kernel's ephemeral range so no client connection of this test
+/// process (HTTP to acd) can hold it. A port picked by binding UDP port 0 was free for UDP
+/// only, and baresip's TCP bind on it sometimes failed with "Address already in use".
+fn free_sip_port() -> u16 {
+    let start = 24_000 + (std::process::id() % 2_000) as u16 * 2;
+    (0..2_000u16)
+        .map(|i| 24_000 + (start - 24_000 + i * 2) % 4_000)
+        .find(|&p| {
+            [p, p + 1].iter().all(|&q| {
+                std::net::UdpSocket::bind(("127.0.0.1", q)).is_ok()
+                    && std::net::TcpListener::bind(("127.0.0.1", q)).is_ok()
+            })
+        })
+        .expect("a free port pair for baresip")
+}
+
 fn start_baresip(dir: &Path, acd_sip: std::net::SocketAddr, ext: &str, password: &str) -> Baresip {
     let wav = dir.join("tone600.wav");
     write_tone_wav(&wav, 600.0, 60);
-    let sip_port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("a free port")
-        .port();
+    let sip_port = free_sip_port();
     let config = format!(
         "poll_method epoll\n\
          sip_listen 127.0.0.1:{sip_port}\n\

@@ -63,6 +63,10 @@ fn request_in_flight_at_sigterm_completes_and_is_durable() {
             .map(|r| r.status().as_u16())
     });
     started_rx.recv().unwrap();
+    // The client has handed over the head and the first chunk; give the server a moment to
+    // read them, so SIGTERM finds a request in flight rather than a connection it has not read
+    // yet (graceful shutdown closes those, which is right for an idle connection).
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let log = acd.stderr_path();
     let stopper = std::thread::spawn(move || acd.stop());
     // Release the rest of the body only once the server has begun shutting down.
