@@ -210,3 +210,57 @@ fn connected_legs_relay_rtp_both_ways() {
     }
     plane.shutdown();
 }
+
+/// A burst longer than one socket's turn (`READS_PER_TURN` datagrams) is relayed whole: the
+/// socket left unfinished is read again on the next turn, although the edge-triggered poll
+/// does not report it again.
+#[test]
+fn a_burst_longer_than_one_turn_is_relayed_whole() {
+    let (a, b) = loop {
+        let a = free_pair();
+        let b = free_pair();
+        if a != b {
+            break (a, b);
+        }
+    };
+    let plane = plane(&[a, b]);
+    let media = plane.handle();
+    let client_a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let client_b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for (leg, client) in [(a, &client_a), (b, &client_b)] {
+        media
+            .send(Command::Open {
+                leg: MediaLeg(leg),
+                media: pcmu_to(client.local_addr().unwrap()),
+            })
+            .unwrap();
+    }
+    wait_legs_open(&media, 2);
+    media
+        .send(Command::Connect {
+            a: MediaLeg(a),
+            b: MediaLeg(b),
+        })
+        .unwrap();
+    let to_a: SocketAddr = ([127, 0, 0, 1], a).into();
+    relay_once(&client_a, to_a, &client_b, 0x11);
+    // Drain what the warm-up left, then one burst of 150 (over two turns; a loopback datagram
+    // takes about 1 KiB of socket buffer, so a few hundred would overflow the default 208 KiB).
+    client_b
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    while client_b.recv_from(&mut buf).is_ok() {}
+    const BURST: u16 = 150;
+    for seq in 100..100 + BURST {
+        client_a.send_to(&rtp(seq, 0x22), to_a).unwrap();
+    }
+    let mut got = 0;
+    while let Ok((n, _)) = client_b.recv_from(&mut buf) {
+        if n == 12 + 160 && buf[12] == 0x22 {
+            got += 1;
+        }
+    }
+    assert_eq!(got, BURST, "every datagram of the burst is relayed");
+    plane.shutdown();
+}

@@ -41,6 +41,10 @@ use tokio::sync::mpsc;
 const MAX_DATAGRAM: usize = 2048;
 /// Readiness events handled per `poll` call.
 const EVENTS_PER_POLL: usize = 1024;
+/// Datagrams read from one socket before the others get their turn: a peer flooding one
+/// port cannot keep the shard from every other leg. A socket left unfinished is read again
+/// on the next turn of the loop (the poll is edge-triggered, so it would not fire again).
+const READS_PER_TURN: usize = 64;
 /// The waker's token; sockets use their port number as token, which never reaches it.
 const WAKER: Token = Token(1 << 20);
 
@@ -426,10 +430,18 @@ impl ShardIo {
         let mut ready = Events::with_capacity(EVENTS_PER_POLL);
         // One buffer for every datagram in and out: nothing on the packet path allocates.
         let mut buf = [0u8; MAX_DATAGRAM];
+        // Sockets that still had datagrams when their turn ended (two lists swapped each
+        // turn, so nothing allocates once they have grown).
+        let mut unfinished: Vec<u16> = Vec::with_capacity(EVENTS_PER_POLL);
+        let mut resume: Vec<u16> = Vec::with_capacity(EVENTS_PER_POLL);
         loop {
-            let timeout = shard
-                .poll_timeout()
-                .map(|t| t.saturating_duration_since(now));
+            let timeout = if unfinished.is_empty() {
+                shard
+                    .poll_timeout()
+                    .map(|t| t.saturating_duration_since(now))
+            } else {
+                Some(std::time::Duration::ZERO)
+            };
             if let Err(e) = self.poll.poll(&mut ready, timeout) {
                 if e.kind() != ErrorKind::Interrupted {
                     tracing::error!(shard = self.index, error = %e, "media poll failed; the shard stops");
@@ -445,12 +457,22 @@ impl ShardIo {
             while let Ok(cmd) = self.commands.try_recv() {
                 self.handle_command(&mut shard, now, cmd);
             }
+            std::mem::swap(&mut unfinished, &mut resume);
+            for port in resume.drain(..) {
+                if !self.read_socket(&mut shard, now, port, &mut buf) {
+                    unfinished.push(port);
+                }
+            }
             for ev in ready.iter() {
                 let token = ev.token();
                 if token == WAKER || token.0 > u16::MAX as usize {
                     continue;
                 }
-                self.read_socket(&mut shard, now, token.0 as u16, &mut buf);
+                let port = token.0 as u16;
+                if !unfinished.contains(&port) && !self.read_socket(&mut shard, now, port, &mut buf)
+                {
+                    unfinished.push(port);
+                }
             }
             if shard.poll_timeout().is_some_and(|t| t <= now) {
                 shard.handle_timeout(now);
@@ -531,26 +553,28 @@ impl ShardIo {
             .store(self.sockets.len() as u64, Ordering::Relaxed);
     }
 
-    /// Reads the socket bound on `port` until it would block, relaying what the shard says.
-    fn read_socket(&self, shard: &mut Shard, now: Instant, port: u16, buf: &mut [u8]) {
+    /// Reads the socket bound on `port` until it would block (true) or its turn of
+    /// [`READS_PER_TURN`] datagrams is over (false: read it again next turn), relaying what
+    /// the shard says.
+    fn read_socket(&self, shard: &mut Shard, now: Instant, port: u16, buf: &mut [u8]) -> bool {
         // The RTP port is even: an odd token is the RTCP socket of the leg below it.
         let rtcp = port & 1 == 1;
         let leg = MediaLeg(if rtcp { port - 1 } else { port });
         let Some(sockets) = self.sockets.get(&leg.0) else {
-            return;
+            return true;
         };
         let socket = if rtcp { &sockets.rtcp } else { &sockets.rtp };
-        loop {
+        for _ in 0..READS_PER_TURN {
             let (len, from) = match socket.recv_from(buf) {
                 Ok(r) => r,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 // An ICMP error from an earlier send (port unreachable) surfaces here on
                 // some systems; it concerns one datagram, not the socket.
                 Err(e) if e.kind() == ErrorKind::ConnectionRefused => continue,
                 Err(e) => {
                     tracing::debug!(port, error = %e, "media receive failed");
-                    return;
+                    return true;
                 }
             };
             self.counters.packets_in.fetch_add(1, Ordering::Relaxed);
@@ -562,6 +586,7 @@ impl ShardIo {
                 }
             }
         }
+        false
     }
 
     /// Sends `buf[..t.len]` from `t.leg`'s socket; false (and counted) when it could not.
