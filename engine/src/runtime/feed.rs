@@ -11,11 +11,11 @@ use crate::admin::{Admin, ConfigEvent, ConfigSnapshot};
 use crate::common::{AgentId, Capacity, QueueId};
 use crate::model::{Agent, NoAgentsAction, OverflowAction, Queue, QueueMember};
 use crate::router::{self, AgentSettings, Membership, OverflowTarget, QueueSettings, RelaxStep};
+use crate::runtime::follower::Follower;
 use crate::runtime::router_task::{Command, RouterHandle};
 use crossbeam_channel::{select, Receiver};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 const SECOND_MS: u64 = 1_000;
 
@@ -246,8 +246,7 @@ fn apply(mirror: &mut Mirror, event: ConfigEvent) -> Vec<Command> {
 
 /// The running feeder thread: applies admin changes to the router until stopped.
 pub struct ConfigFeed {
-    stop: crossbeam_channel::Sender<()>,
-    join: Option<JoinHandle<()>>,
+    thread: Follower,
 }
 
 impl ConfigFeed {
@@ -259,32 +258,15 @@ impl ConfigFeed {
         for cmd in load(&mut mirror, &snapshot) {
             send(&router, cmd, true);
         }
-        let (stop, stopped) = crossbeam_channel::bounded(1);
-        let join = std::thread::Builder::new()
-            .name("acd-config-feed".into())
-            .spawn(move || follow(mirror, events, stopped, router))?;
-        Ok(ConfigFeed {
-            stop,
-            join: Some(join),
-        })
+        let thread = Follower::spawn("acd-config-feed", move |stopped| {
+            follow(mirror, events, stopped, router)
+        })?;
+        Ok(ConfigFeed { thread })
     }
 
     /// Stops following changes.
-    pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        let _ = self.stop.try_send(());
-        if let Some(join) = self.join.take() {
-            let _ = join.join();
-        }
-    }
-}
-
-impl Drop for ConfigFeed {
-    fn drop(&mut self) {
-        self.shutdown();
+    pub fn stop(self) {
+        self.thread.stop();
     }
 }
 

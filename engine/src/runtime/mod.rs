@@ -14,12 +14,14 @@
 //! - [`engine`]: starts and stops the admin service, the router task and the feed together.
 //! - [`feed`]: converts the admin model into router settings and keeps the router in step with
 //!   every admin change.
+//! - `follower`: the stop-and-join of the threads that follow the admin change feed.
 //! - [`prompts_io`]: the live prompt set (built-ins overlaid with uploads), rebuilt on every
 //!   prompt change.
 
 pub mod directory;
 pub mod engine;
 pub mod feed;
+mod follower;
 pub mod interactions_io;
 pub mod media_io;
 pub mod presence;

@@ -11,11 +11,11 @@
 use crate::admin::{Admin, AdminError, ConfigEvent};
 use crate::media::prompts::PromptSet;
 use crate::model::QueueSettings;
+use crate::runtime::follower::Follower;
 use crate::sip::b2bua::QueueAudio;
 use arc_swap::ArcSwap;
-use crossbeam_channel::{select, Receiver, Sender};
+use crossbeam_channel::{select, Receiver};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 /// What callers of a queue hear, for the call flow ([`crate::sip::b2bua::Called::Queue`]):
 /// the queue's welcome prompt, hold audio and announcement interval (`None` when the queue
@@ -33,8 +33,7 @@ pub fn queue_audio(settings: &QueueSettings) -> QueueAudio {
 /// The running library: a shared, always-current [`PromptSet`] and the thread that updates it.
 pub struct PromptLibrary {
     current: Arc<ArcSwap<PromptSet>>,
-    stop: Sender<()>,
-    join: Option<JoinHandle<()>>,
+    thread: Follower,
 }
 
 impl std::fmt::Debug for PromptLibrary {
@@ -55,18 +54,13 @@ impl PromptLibrary {
             apply(&mut set, &admin, &name);
         }
         let current = Arc::new(ArcSwap::from_pointee(set));
-        let (stop, stopped) = crossbeam_channel::bounded(1);
-        let join = {
+        let thread = {
             let current = current.clone();
-            std::thread::Builder::new()
-                .name("acd-prompts".into())
-                .spawn(move || follow(&admin, &events, &stopped, &current))?
+            Follower::spawn("acd-prompts", move |stopped| {
+                follow(&admin, &events, &stopped, &current)
+            })?
         };
-        Ok(PromptLibrary {
-            current,
-            stop,
-            join: Some(join),
-        })
+        Ok(PromptLibrary { current, thread })
     }
 
     /// The shared cell: keep it and `load()` the current set whenever a playlist is built.
@@ -80,21 +74,8 @@ impl PromptLibrary {
     }
 
     /// Stops following changes (the last set stays readable through [`Self::prompts`]).
-    pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        let _ = self.stop.try_send(());
-        if let Some(join) = self.join.take() {
-            let _ = join.join();
-        }
-    }
-}
-
-impl Drop for PromptLibrary {
-    fn drop(&mut self) {
-        self.shutdown();
+    pub fn stop(self) {
+        self.thread.stop();
     }
 }
 

@@ -256,15 +256,8 @@ async fn on_event(
                 None => Called::Unknown,
                 Some(CalledTarget::Queue(q)) => match admin.queue(q) {
                     Ok(queue) => {
-                        let s = &queue.settings;
-                        let audio = QueueAudio {
-                            welcome: s.welcome_prompt.clone(),
-                            hold: s.hold_audio.clone(),
-                            announce_every: s.announce_position.then(|| {
-                                std::time::Duration::from_secs(s.announce_interval_seconds.into())
-                            }),
-                        };
-                        if s.early_media {
+                        let audio = crate::runtime::prompts_io::queue_audio(&queue.settings);
+                        if queue.settings.early_media {
                             Called::QueueEarlyMedia(q, audio)
                         } else {
                             Called::Queue(q, audio)
