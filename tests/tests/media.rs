@@ -458,8 +458,18 @@ fn a_new_call_gets_503_when_the_port_pool_is_exhausted_and_succeeds_once_ports_r
     let line = voice::wait_log(&acd, WAIT, |l| l.contains("media port pool exhausted"))
         .unwrap_or_else(|| panic!("acd logs why\n{}", acd.stderr()));
     assert!(line.contains("WARN"), "{line}");
-    // The first caller still has its call (and audio, if it listens); when it hangs up the
-    // pair returns and a new call is answered.
+    // The call already up keeps its audio: the first caller goes on hearing its queue audio
+    // (another second of non-silence after the refusal).
+    let before = first.rtp.received().len();
+    assert!(
+        first.rtp.wait_for(WAIT, |r| {
+            let s = rtp::audio_samples(&r[before.min(r.len())..]);
+            s.len() >= 8000 && tone::rms(&s[s.len() - 8000..]) > 0.003
+        }),
+        "the first caller still hears queue audio after the pool ran out: {}",
+        describe(&first.rtp.received())
+    );
+    // When it hangs up the pair returns and a new call is answered.
     assert_eq!(first.ua.bye(&mut d).expect("BYE"), 200);
     let mut again = None;
     voice::wait_for(
