@@ -9,8 +9,9 @@
 //!
 //! Loop of a shard thread: wait for readiness or the shard's next timer; read the clock once;
 //! apply queued commands (binding sockets for `Open`, closing them for `Release`); for each
-//! readable socket, `recv_from` into one fixed buffer until `WouldBlock`, hand each datagram to
-//! the shard and send what it answers from the destination leg's socket; run due timers;
+//! readable socket, `recv_from` into one fixed buffer until `WouldBlock` or its turn of 64
+//! datagrams is over (a socket left unfinished is read again next turn, so one flooded port
+//! cannot starve the others), hand each datagram to the shard and send what it answers from the destination leg's socket; run due timers;
 //! drain the shard's transmits and events. Nothing on the per-packet path allocates or locks:
 //! the buffer is reused, the socket table is a map read in place, counters are relaxed atomics.
 //!
